@@ -1,0 +1,25 @@
+"""The errors the app tells apart: what Event Grid should retry, and what it must not."""
+
+
+class AuditError(Exception):
+    """Base class of the app's own errors."""
+
+
+class ConfigurationError(AuditError):
+    """An app setting is missing or unusable; the message names the setting."""
+
+
+class MalformedEvent(AuditError):
+    """The event cannot be interpreted; retrying it can never succeed."""
+
+
+class StorageError(AuditError):
+    """Table Storage did not accept a request."""
+
+
+class TransientStorageError(StorageError):
+    """Storage is unreachable, throttled or failing; Event Grid should retry the event."""
+
+
+class PermanentStorageError(StorageError):
+    """Storage rejected the entity itself (too large, invalid); a retry would fail the same way."""

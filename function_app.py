@@ -1,0 +1,19 @@
+"""Azure Functions entry points. `record_event` receives every subscribed Event Grid event."""
+
+import azure.functions as func
+
+from events import from_trigger
+from ingest import ingest
+from settings import current_settings
+from storage import get_store
+
+app = func.FunctionApp()
+
+
+# Subscribe it as <function app resource id>/functions/record_event.
+@app.function_name(name="record_event")
+@app.event_grid_trigger(arg_name="event")
+def record_event(event: func.EventGridEvent) -> None:
+    # With azure-functions >= 1.25 a CloudEvents delivery arrives as func.CloudEvent, whatever
+    # the annotation says; from_trigger accepts both.
+    ingest(from_trigger(event), get_store(), current_settings().allowed_sources)

@@ -1,0 +1,69 @@
+"""Azure App Configuration: key-value changes (with the latest state of each key) and snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.eventgrid import SystemEventNames
+
+from events import Envelope
+from handlers.payload import data_object, optional_str, required_str, sync_sequence
+from handlers.registry import handles
+from resource_ids import ResourceId, parse_resource_id
+from storage import AuditStore, keys
+from storage.tables import APP_CONFIGURATION_EVENTS
+
+RESOURCE_KIND = "AppConfigurationStore"
+
+
+@handles(SystemEventNames.AppConfigurationKeyValueModifiedEventName, change="Modified")
+@handles(SystemEventNames.AppConfigurationKeyValueDeletedEventName, change="Deleted")
+def record_key_value_change(event: Envelope, store: AuditStore, *, change: str) -> None:
+    config_store = _config_store(event)
+    data = data_object(event.data)
+    key = required_str(data, "key")
+    label = optional_str(data, "label") or ""  # null, absent and "" all mean "no label"
+    etag = optional_str(data, "etag")
+    sync_token = optional_str(data, "syncToken")
+    partition = keys.key_partition(config_store.name, key)
+
+    store.register_resource(RESOURCE_KIND, config_store, event.source)
+    store.append_event(APP_CONFIGURATION_EVENTS, partition, event, _present({
+        "Change": change, "StoreName": config_store.name, "Key": key, "Label": label,
+        "ETag": etag, "SyncToken": sync_token,
+    }))
+    store.apply_key_state(
+        partition,
+        keys.key_row_key(key, label),
+        _present({
+            "StoreName": config_store.name, "Key": key, "Label": label, "ETag": etag,
+            "Deleted": change == "Deleted", "LastChange": change, "LastEventTime": event.time,
+            "LastEventId": event.id, "LastSyncToken": sync_token,
+        }),
+        version=keys.key_state_version(event.time, sync_sequence(sync_token), event.identity),
+    )
+
+
+@handles(SystemEventNames.AppConfigurationSnapshotCreatedEventName, change="SnapshotCreated")
+@handles(SystemEventNames.AppConfigurationSnapshotModifiedEventName, change="SnapshotModified")
+def record_snapshot_change(event: Envelope, store: AuditStore, *, change: str) -> None:
+    config_store = _config_store(event)
+    data = data_object(event.data)
+    properties = _present({
+        "Change": change, "StoreName": config_store.name, "Snapshot": required_str(data, "name"),
+        "ETag": optional_str(data, "etag"), "SyncToken": optional_str(data, "syncToken"),
+    })
+    store.register_resource(RESOURCE_KIND, config_store, event.source)
+    partition = keys.snapshot_partition(config_store.name)
+    store.append_event(APP_CONFIGURATION_EVENTS, partition, event, properties)
+
+
+def _config_store(event: Envelope) -> ResourceId:
+    return parse_resource_id(
+        event.source, namespace="Microsoft.AppConfiguration", type_="configurationStores"
+    )
+
+
+def _present(properties: dict[str, Any]) -> dict[str, Any]:
+    """Table Storage has no null: absent values are left out of the entity."""
+    return {name: value for name, value in properties.items() if value is not None}

@@ -1,0 +1,45 @@
+"""The one TableServiceClient of a process, built from the storage setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import TableServiceClient
+
+from settings import StorageTarget
+
+# Table Storage answers 503/500 under load; back off exponentially (0.8 s, 1.6 s, 3.2 s, ...)
+# and give up in well under a minute, so a failing request raises and Event Grid retries later.
+RETRY_OPTIONS: dict[str, Any] = {
+    "retry_total": 5,
+    "retry_connect": 3,
+    "retry_read": 3,
+    "retry_status": 4,
+    "retry_backoff_factor": 0.8,
+    "retry_backoff_max": 20,
+}
+TIMEOUTS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 30}
+# The worker runs up to 32 invocations of a batch at once; keep a connection for each.
+POOL_SIZE = 32
+
+
+def build_service_client(target: StorageTarget, **options: Any) -> TableServiceClient:
+    """A client with a shared connection pool; `options` override retry and timeout settings."""
+    kwargs = {**RETRY_OPTIONS, **TIMEOUTS, "transport": _transport(), **options}
+    if target.connection_string:
+        return TableServiceClient.from_connection_string(target.connection_string, **kwargs)
+    # Imported here: azure-identity is only needed, and only paid for, in the identity form.
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential(managed_identity_client_id=target.client_id)
+    return TableServiceClient(endpoint=target.endpoint, credential=credential, **kwargs)
+
+
+def _transport() -> RequestsTransport:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True)

@@ -1,0 +1,69 @@
+"""PartitionKey/RowKey design: the part of the data contract readers depend on.
+
+- Event rows: RowKey = inverted ticks of the event time + "-" + event identity, so a partition
+  reads newest first and a redelivered event lands on its own row again.
+- A Redis cache's events share one partition: the lower-cased cache name (names are global).
+- App Configuration events are spread over SHARDS partitions per store by a hash of the key,
+  so a bulk import never lands in one partition, and one key's history (all labels) sits
+  in one partition. Snapshot events have a partition of their own per store.
+- Key state rows live in the same shard partitions as the key's events; RowKey = hash of
+  (key, label), since keys may hold characters and lengths that Table keys refuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from timestamps import inverted_ticks, ticks
+
+SHARDS = 16
+SNAPSHOT_PARTITION_SUFFIX = "snapshots"
+UNDATED = "undated"
+
+
+def event_row_key(time: dt.datetime, identity: str) -> str:
+    return f"{inverted_ticks(time)}-{identity}"
+
+
+def cache_partition(cache_name: str) -> str:
+    return cache_name.lower()
+
+
+def key_shard(key: str) -> int:
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") % SHARDS
+
+
+def key_partition(store_name: str, key: str) -> str:
+    return store_partition(store_name, key_shard(key))
+
+
+def store_partition(store_name: str, shard: int) -> str:
+    return f"{store_name.lower()}-{shard:02d}"
+
+
+def store_partitions(store_name: str) -> list[str]:
+    """Every partition holding a store's key events and key state."""
+    return [store_partition(store_name, shard) for shard in range(SHARDS)]
+
+
+def snapshot_partition(store_name: str) -> str:
+    return f"{store_name.lower()}-{SNAPSHOT_PARTITION_SUFFIX}"
+
+
+def key_row_key(key: str, label: str) -> str:
+    text = json.dumps([key, label], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def unhandled_partition(time: dt.datetime | None, identity: str) -> str:
+    """Per day and shard: a flood of unknown events spreads, and 'recent' reads a few partitions."""
+    day = time.strftime("%Y-%m-%d") if time else UNDATED
+    return f"{day}-{int(identity[:8], 16) % SHARDS:02d}"
+
+
+def key_state_version(time: dt.datetime, sequence: int, identity: str) -> str:
+    """Orders the events of one key: event time, then the sync token's sequence number, then id."""
+    return f"{ticks(time):019d}.{max(sequence, 0):020d}.{identity}"

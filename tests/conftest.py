@@ -1,0 +1,81 @@
+"""Shared fixtures: one real Azurite per test session, and a fresh table prefix per test."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import settings
+import storage
+from storage import AuditStore, build_service_client
+from storage.tables import ALL_TABLES
+from tools.azurite import Azurite
+from tools.trigger import deliver
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "events"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """A real Azurite Table service on a free loopback port, in memory."""
+    with Azurite() as server:
+        yield server
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def app_env(azurite: Azurite, table_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
+    """Point the app's settings at Azurite with this test's prefix; yields the app's own store."""
+    monkeypatch.setenv(settings.STORAGE_SETTING, azurite.connection_string)
+    monkeypatch.setenv(settings.PREFIX_SETTING, table_prefix)
+    monkeypatch.delenv(settings.ALLOWED_SOURCES_SETTING, raising=False)
+    storage.reset_store()
+    store = storage.get_store()
+    yield store
+    storage.reset_store()
+    for name in ALL_TABLES:
+        store.service.delete_table(store.table_name(name))
+
+
+@pytest.fixture
+def store(app_env: AuditStore) -> AuditStore:
+    return app_env
+
+
+@pytest.fixture
+def make_store(azurite: Azurite, table_prefix: str) -> Callable[..., AuditStore]:
+    """A separate AuditStore on the test's tables (e.g. a second scaled-out instance)."""
+
+    def make(**client_options: Any) -> AuditStore:
+        target = settings.StorageTarget(setting="test", connection_string=azurite.connection_string)
+        return AuditStore(build_service_client(target, **client_options), table_prefix)
+
+    return make
+
+
+def load_sample(name: str) -> list[dict[str, Any]]:
+    """The events of samples/events/<name>.json."""
+    content = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    return content if isinstance(content, list) else [content]
+
+
+def rows(store: AuditStore, table: str, query: str | None = None, **parameters: Any) -> list[dict[str, Any]]:
+    client = store.table(table)
+    if query is None:
+        return [dict(e) for e in client.list_entities()]
+    return [dict(e) for e in client.query_entities(query, parameters=parameters)]
+
+
+@pytest.fixture
+def send(app_env: AuditStore) -> Callable[[dict[str, Any]], None]:
+    """Deliver one raw event through the trigger function, decoded as the worker decodes it."""
+    return deliver

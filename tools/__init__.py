@@ -1,0 +1,1 @@
+"""Command-line tools that sit beside the app: replay, show, demo, send_event, azurite."""

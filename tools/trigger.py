@@ -1,0 +1,39 @@
+"""Invoke the app's Event Grid function as the Functions worker does.
+
+The raw JSON of one event is decoded by azure-functions' own EventGridEventInConverter (the
+worker's decoder), and the user function is taken from the app's index, not imported by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import azure.functions as func
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.meta import Datum
+
+FUNCTION_NAME = "record_event"
+
+
+def decode(raw: dict[str, Any] | str) -> func.EventGridEvent | func.CloudEvent:
+    """What the worker hands the function for one event of a delivery."""
+    body = raw if isinstance(raw, str) else json.dumps(raw)
+    return EventGridEventInConverter.decode(Datum(body, "json"), trigger_metadata={})
+
+
+@cache
+def trigger_function(name: str = FUNCTION_NAME) -> Callable[[Any], None]:
+    import function_app
+
+    for function in function_app.app.get_functions():
+        if function.get_function_name() == name:
+            return function.get_user_function()
+    raise LookupError(f"function_app has no function named {name!r}")
+
+
+def deliver(raw: dict[str, Any] | str) -> None:
+    """Decode one event and run the trigger function on it; raises what the function raises."""
+    trigger_function()(decode(raw))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import requests
@@ -21,6 +22,9 @@ RETRY_OPTIONS: dict[str, Any] = {
     "retry_backoff_max": 20,
 }
 TIMEOUTS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 30}
+# azure-core logs every request and response header at INFO: far too much for Application Insights.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+
 # The worker runs up to 32 invocations of a batch at once; keep a connection for each.
 POOL_SIZE = 32
 

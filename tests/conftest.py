@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 import settings
 import storage
@@ -69,10 +70,14 @@ def load_sample(name: str) -> list[dict[str, Any]]:
 
 
 def rows(store: AuditStore, table: str, query: str | None = None, **parameters: Any) -> list[dict[str, Any]]:
+    """Every entity of a table (none if the table was never created), or those matching `query`."""
     client = store.table(table)
-    if query is None:
-        return [dict(e) for e in client.list_entities()]
-    return [dict(e) for e in client.query_entities(query, parameters=parameters)]
+    try:
+        if query is None:
+            return [dict(e) for e in client.list_entities()]
+        return [dict(e) for e in client.query_entities(query, parameters=parameters)]
+    except ResourceNotFoundError:
+        return []
 
 
 @pytest.fixture

@@ -116,7 +116,8 @@ def replay(events: Iterable[tuple[str, dict[str, Any]]], *, workers: int = 4, at
     return report
 
 
-def print_report(report: Report, out: Any = sys.stdout) -> None:
+def print_report(report: Report, out: Any = None) -> None:
+    out = out or sys.stdout
     total = sum(report.outcomes.values()) + report.failed
     print(f"{total} events: {report.outcomes['recorded']} recorded, {report.outcomes['unhandled']} "
           f"kept in UnhandledEvents, {report.failed} failed", file=out)

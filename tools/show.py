@@ -53,7 +53,8 @@ def format_table(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def show(limit: int, out: Any = sys.stdout) -> None:
+def show(limit: int, out: Any = None) -> None:
+    out = out or sys.stdout
     store = get_store()
     for table, (columns, order) in VIEWS.items():
         rows = [row for row in store.table(table).list_entities() if "PartOf" not in row]

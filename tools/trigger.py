@@ -25,10 +25,15 @@ def decode(raw: dict[str, Any] | str) -> func.EventGridEvent | func.CloudEvent:
 
 
 @cache
-def trigger_function(name: str = FUNCTION_NAME) -> Callable[[Any], None]:
+def indexed_functions() -> tuple[func.decorators.function_app.Function, ...]:
+    """The app's functions as the worker indexes them (get_functions may run once per app)."""
     import function_app
 
-    for function in function_app.app.get_functions():
+    return tuple(function_app.app.get_functions())
+
+
+def trigger_function(name: str = FUNCTION_NAME) -> Callable[[Any], None]:
+    for function in indexed_functions():
         if function.get_function_name() == name:
             return function.get_user_function()
     raise LookupError(f"function_app has no function named {name!r}")

@@ -1,0 +1,57 @@
+"""The trigger as the host indexes and calls it, for every sample event in both schemas."""
+
+from __future__ import annotations
+
+import pytest
+from azure.eventgrid import SystemEventNames
+
+import handlers
+from storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from tests.conftest import load_sample, rows
+from tools.trigger import indexed_functions
+
+SAMPLE_FILES = ["redis-eventgrid", "redis-cloudevents", "appconfig-eventgrid", "appconfig-cloudevents"]
+SUPPORTED = {
+    SystemEventNames.RedisScalingCompletedEventName, SystemEventNames.RedisPatchingCompletedEventName,
+    SystemEventNames.RedisImportRDBCompletedEventName, SystemEventNames.RedisExportRDBCompletedEventName,
+    SystemEventNames.AppConfigurationKeyValueModifiedEventName,
+    SystemEventNames.AppConfigurationKeyValueDeletedEventName,
+    SystemEventNames.AppConfigurationSnapshotCreatedEventName,
+    SystemEventNames.AppConfigurationSnapshotModifiedEventName,
+}
+
+
+def test_app_indexes_one_event_grid_trigger_named_record_event():
+    # Given the app as the worker indexes it
+    functions = indexed_functions()
+    # Then the Event Grid trigger is there, with a binding name the host accepts (letters only)
+    event_grid = [f for f in functions if f.get_trigger().get_binding_name() == "eventGridTrigger"]
+    assert [f.get_function_name() for f in event_grid] == ["record_event"]
+    assert event_grid[0].get_trigger().name == "event"
+
+
+def test_every_supported_type_has_a_handler_and_nothing_else_does():
+    assert set(handlers.handled_event_types()) == SUPPORTED
+
+
+def test_samples_cover_every_supported_type_in_both_schemas():
+    seen = set()
+    for name in SAMPLE_FILES:
+        for event in load_sample(name):
+            seen.add(("specversion" in event, event.get("type") or event.get("eventType")))
+    assert seen == {(cloud, t) for cloud in (False, True) for t in SUPPORTED}
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES)
+def test_each_sample_event_lands_in_its_table_once(store, send, sample):
+    # Given the sample events of one file
+    events = load_sample(sample)
+    table = REDIS_CACHE_EVENTS if sample.startswith("redis") else APP_CONFIGURATION_EVENTS
+    # When each is delivered through the trigger twice (at-least-once delivery)
+    for event in events + events:
+        send(event)
+    # Then each event has exactly one row, under its own id and type, and nothing is unhandled
+    recorded = sorted((r["EventId"], r["EventType"]) for r in rows(store, table))
+    expected = sorted((e["id"], e.get("type") or e.get("eventType")) for e in events)
+    assert recorded == expected
+    assert rows(store, UNHANDLED_EVENTS) == []

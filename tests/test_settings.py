@@ -1,0 +1,72 @@
+"""Settings: connection string or identity form, the fallback, and clear errors naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from errors import ConfigurationError
+from settings import load_settings
+
+
+def test_connection_string_from_audit_storage():
+    settings = load_settings({"AUDIT_STORAGE": "UseDevelopmentStorage=true", "AzureWebJobsStorage": "X=1"})
+    assert settings.storage.connection_string == "UseDevelopmentStorage=true"
+    assert settings.storage.setting == "AUDIT_STORAGE"
+
+
+def test_identity_form_of_audit_storage():
+    settings = load_settings({"AUDIT_STORAGE__tableServiceUri": "https://acct.table.core.windows.net/",
+                              "AUDIT_STORAGE__clientId": "1111"})
+    assert (settings.storage.endpoint, settings.storage.client_id) == ("https://acct.table.core.windows.net",
+                                                                      "1111")
+    assert settings.storage.connection_string is None
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, "AzureWebJobsStorage"),
+    ({"AzureWebJobsStorage__tableServiceUri": "https://a.table.core.windows.net"},
+     "AzureWebJobsStorage__tableServiceUri"),
+    ({"AzureWebJobsStorage__accountName": "acct"}, "AzureWebJobsStorage__accountName"),
+])
+def test_falls_back_to_azure_web_jobs_storage(env, expected):
+    assert load_settings(env).storage.setting == expected
+
+
+def test_account_name_form_gives_the_table_endpoint():
+    assert load_settings({"AzureWebJobsStorage__accountName": "acct"}).storage.endpoint == \
+        "https://acct.table.core.windows.net"
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({}, "AUDIT_STORAGE"),
+    ({"AUDIT_STORAGE": "not a connection string"}, "AUDIT_STORAGE"),
+    ({"AUDIT_STORAGE__tableServiceUri": "acct.table.core.windows.net"}, "AUDIT_STORAGE__tableServiceUri"),
+    ({"AUDIT_STORAGE": "UseDevelopmentStorage=true", "AUDIT_TABLE_PREFIX": "bad-prefix"}, "AUDIT_TABLE_PREFIX"),
+    ({"AUDIT_STORAGE": "UseDevelopmentStorage=true", "AUDIT_ALLOWED_SOURCES": "contoso"},
+     "AUDIT_ALLOWED_SOURCES"),
+])
+def test_missing_or_unusable_setting_fails_naming_it(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings(env)
+
+
+def test_allowed_sources_are_lower_cased_and_split():
+    settings = load_settings({"AUDIT_STORAGE": "UseDevelopmentStorage=true",
+                              "AUDIT_ALLOWED_SOURCES": "/subscriptions/A/resourceGroups/RG/, /subscriptions/b"})
+    assert settings.allowed_sources == ("/subscriptions/a/resourcegroups/rg", "/subscriptions/b")
+
+
+def test_trigger_fails_with_the_setting_name_when_storage_is_not_configured(monkeypatch):
+    import storage
+    from tests.conftest import load_sample
+    from tools.trigger import deliver
+
+    for name in ("AUDIT_STORAGE", "AUDIT_STORAGE__tableServiceUri", "AzureWebJobsStorage",
+                 "AzureWebJobsStorage__tableServiceUri", "AzureWebJobsStorage__accountName"):
+        monkeypatch.delenv(name, raising=False)
+    storage.reset_store()
+    try:
+        with pytest.raises(ConfigurationError, match="AUDIT_STORAGE"):
+            deliver(load_sample("redis-eventgrid")[0])
+    finally:
+        storage.reset_store()

@@ -3,11 +3,13 @@
 import azure.functions as func
 
 from events import from_trigger
+from http_api import bp as audit_api
 from ingest import ingest
 from settings import current_settings
 from storage import get_store
 
 app = func.FunctionApp()
+app.register_functions(audit_api)
 
 
 # Subscribe it as <function app resource id>/functions/record_event.

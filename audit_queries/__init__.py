@@ -1,0 +1,36 @@
+"""The shared query layer: the questions people ask of the audit log, answered from its partitions.
+
+Used by the CLI (audit_cli), the HTTP API (http_api) and so the timeline page. Every function takes
+an AuditStore and returns a Page of dataclasses, newest first, with a continuation token for the next
+page. Every question reads one partition or a bounded few (never a table scan), time ranges become
+RowKey bounds, and user input only ever reaches Table Storage as a parameter of a filter.
+"""
+
+from audit_queries.appconfig import (
+    CHANGES,
+    current_keys,
+    key_history,
+    recent_changes,
+    snapshot_events,
+    store_changes,
+)
+from audit_queries.errors import InvalidQuery, QueryError, UnknownResource
+from audit_queries.models import ConfigChange, KeyState, LastScaling, Page, RedisOperation, Resource
+from audit_queries.ranges import TIME_HELP, TimeRange, parse_time, time_range
+from audit_queries.reader import DEFAULT_LIMIT, MAX_LIMIT, check_limit
+from audit_queries.redis import (
+    OPERATIONS,
+    cache_operations,
+    failed_operations,
+    last_scaling,
+    recent_operations,
+)
+from audit_queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, list_resources, resolve
+
+__all__ = [
+    "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",
+    "TIME_HELP", "ConfigChange", "InvalidQuery", "KeyState", "LastScaling", "Page", "QueryError",
+    "RedisOperation", "Resource", "TimeRange", "UnknownResource", "cache_operations", "check_limit",
+    "current_keys", "failed_operations", "key_history", "last_scaling", "list_resources", "parse_time",
+    "recent_changes", "recent_operations", "resolve", "snapshot_events", "store_changes", "time_range",
+]

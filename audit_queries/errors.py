@@ -1,0 +1,26 @@
+"""What a question can go wrong with; the CLI and the HTTP API map these to exit codes and statuses."""
+
+from __future__ import annotations
+
+from errors import AuditError
+
+
+class QueryError(AuditError):
+    """Base class of the query layer's own errors."""
+
+
+class InvalidQuery(QueryError):
+    """The question is malformed: a bad range, limit, filter value or continuation token (HTTP 400)."""
+
+
+class UnknownResource(QueryError):
+    """The cache or store was never seen by the app (HTTP 404)."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = known
+        noun = "cache" if kind == "RedisCache" else "store"
+        hint = f"; known {noun}s: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}" if known else (
+            f"; no {noun} has been recorded yet")
+        super().__init__(f"unknown {noun} {name!r}{hint}")

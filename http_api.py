@@ -1,0 +1,202 @@
+"""HTTP API of the audit log, and the timeline page: a Blueprint registered by function_app.
+
+Every route is GET, needs a function key (auth level FUNCTION; the host key works for all), and
+answers JSON: {"items": [...], "continuation": "<token>" | null}. Pass ?continuation=<token> for the
+next page. Bad input answers 400, an unknown cache or store 404, unreachable storage 503, each as
+{"error": "..."}. The questions are those of the shared query layer (audit_queries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+import audit_queries as q
+from errors import ConfigurationError, StorageError
+from storage import get_store
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+TIMELINE_PAGE = Path(__file__).resolve().parent / "web" / "timeline.html"
+# The function key travels as ?code=; the host may leave it among the parameters.
+ALWAYS_ALLOWED = frozenset({"code"})
+PAGED = ("limit", "continuation")
+RANGED = ("since", "until")
+JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# The page loads nothing from elsewhere: its script and style are inline, its data from this app.
+PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+               "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+               "frame-ancestors 'none'")
+
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+Question = Callable[[Any, dict[str, str], Mapping[str, str]], Any]
+
+
+def json_response(status: int, body: Any) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, ensure_ascii=False), status_code=status,
+                             mimetype="application/json", charset="utf-8", headers=dict(JSON_HEADERS))
+
+
+def answer(req: func.HttpRequest, allowed: tuple[str, ...], question: Question) -> func.HttpResponse:
+    """Check the parameters, ask the question, and turn the answer or the error into JSON."""
+    try:
+        params = {name: value for name, value in req.params.items() if name not in ALWAYS_ALLOWED}
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise q.InvalidQuery(f"unknown parameter {unknown[0]!r}; this route accepts: "
+                                 f"{', '.join(allowed) or 'no parameters'}")
+        result = question(get_store(), params, req.route_params)
+        return json_response(200, result.to_dict())
+    except q.InvalidQuery as exc:
+        return json_response(400, {"error": str(exc)})
+    except q.UnknownResource as exc:
+        return json_response(404, {"error": str(exc), "known": exc.known})
+    except StorageError as exc:
+        logger.warning("Audit query failed on storage: %s", exc)
+        response = json_response(503, {"error": "audit storage is unavailable; try again shortly"})
+        response.headers["Retry-After"] = "5"
+        return response
+    except ConfigurationError as exc:
+        logger.error("Audit query: %s", exc)
+        return json_response(500, {"error": "the app's storage settings are unusable; see the app log"})
+
+
+def paging(params: Mapping[str, str], *, ranged: bool = True) -> dict[str, Any]:
+    options: dict[str, Any] = {"limit": q.check_limit(params.get("limit", q.DEFAULT_LIMIT)),
+                               "continuation": params.get("continuation") or None}
+    if ranged:
+        options["time_range"] = q.time_range(params.get("since"), params.get("until"))
+    return options
+
+
+def flag(params: Mapping[str, str], name: str, default: bool) -> bool:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise q.InvalidQuery(f"{name} must be true or false, got {value[:20]!r}")
+
+
+def names(params: Mapping[str, str], name: str) -> list[str] | None:
+    """A comma-separated list of cache or store names, or None for all."""
+    value = params.get(name)
+    if not value:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()] or None
+
+
+class Listing:
+    def __init__(self, items: list[q.Resource]) -> None:
+        self.items = items
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": [item.to_dict() for item in self.items], "continuation": None}
+
+
+# --- Redis ------------------------------------------------------------------------------------------
+
+@bp.function_name("audit_redis_caches")
+@bp.route(route="redis/caches", methods=["GET"])
+def redis_caches(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, (), lambda store, p, r: Listing(q.list_resources(store, q.REDIS_CACHE)))
+
+
+@bp.function_name("audit_redis_cache_operations")
+@bp.route(route="redis/caches/{cache}/operations", methods=["GET"])
+def redis_cache_operations(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, ("operation", "status", *RANGED, *PAGED), lambda store, p, r: q.cache_operations(
+        store, r["cache"], operation=p.get("operation"), status=p.get("status"), **paging(p)))
+
+
+@bp.function_name("audit_redis_operations")
+@bp.route(route="redis/operations", methods=["GET"])
+def redis_operations(req: func.HttpRequest) -> func.HttpResponse:
+    allowed = ("cache", "operation", "status", *RANGED, *PAGED)
+    return answer(req, allowed, lambda store, p, r: q.recent_operations(
+        store, caches=names(p, "cache"), operation=p.get("operation"), status=p.get("status"), **paging(p)))
+
+
+@bp.function_name("audit_redis_failures")
+@bp.route(route="redis/failures", methods=["GET"])
+def redis_failures(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, ("cache", *RANGED, *PAGED), lambda store, p, r: q.failed_operations(
+        store, caches=names(p, "cache"), **paging(p)))
+
+
+@bp.function_name("audit_redis_last_scaling")
+@bp.route(route="redis/last-scaling", methods=["GET"])
+def redis_last_scaling(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, PAGED, lambda store, p, r: q.last_scaling(store, **paging(p, ranged=False)))
+
+
+# --- App Configuration ------------------------------------------------------------------------------
+
+@bp.function_name("audit_appconfig_stores")
+@bp.route(route="appconfig/stores", methods=["GET"])
+def appconfig_stores(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, (), lambda store, p, r: Listing(q.list_resources(store, q.APP_CONFIGURATION_STORE)))
+
+
+@bp.function_name("audit_appconfig_key_history")
+@bp.route(route="appconfig/stores/{store}/history", methods=["GET"])
+def appconfig_key_history(req: func.HttpRequest) -> func.HttpResponse:
+    """?key=<key> (keys may hold '/', so not a path segment); &label= for no label, absent for all."""
+
+    def question(store: Any, p: Mapping[str, str], r: Mapping[str, str]) -> Any:
+        if "key" not in p:
+            raise q.InvalidQuery("key is required: ?key=<key>")
+        return q.key_history(store, r["store"], p["key"], label=p.get("label"), **paging(p))
+
+    return answer(req, ("key", "label", *RANGED, *PAGED), question)
+
+
+@bp.function_name("audit_appconfig_store_changes")
+@bp.route(route="appconfig/stores/{store}/changes", methods=["GET"])
+def appconfig_store_changes(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, ("change", "snapshots", *RANGED, *PAGED), lambda store, p, r: q.store_changes(
+        store, r["store"], change=p.get("change"), include_snapshots=flag(p, "snapshots", True), **paging(p)))
+
+
+@bp.function_name("audit_appconfig_changes")
+@bp.route(route="appconfig/changes", methods=["GET"])
+def appconfig_changes(req: func.HttpRequest) -> func.HttpResponse:
+    allowed = ("store", "change", "snapshots", *RANGED, *PAGED)
+    return answer(req, allowed, lambda store, p, r: q.recent_changes(
+        store, stores=names(p, "store"), change=p.get("change"), include_snapshots=flag(p, "snapshots", True),
+        **paging(p)))
+
+
+@bp.function_name("audit_appconfig_keys")
+@bp.route(route="appconfig/stores/{store}/keys", methods=["GET"])
+def appconfig_keys(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, ("deleted", "prefix", *PAGED), lambda store, p, r: q.current_keys(
+        store, r["store"], include_deleted=flag(p, "deleted", False), prefix=p.get("prefix") or None,
+        **paging(p, ranged=False)))
+
+
+@bp.function_name("audit_appconfig_snapshots")
+@bp.route(route="appconfig/stores/{store}/snapshots", methods=["GET"])
+def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, ("snapshot", *RANGED, *PAGED), lambda store, p, r: q.snapshot_events(
+        store, r["store"], snapshot=p.get("snapshot") or None, **paging(p)))
+
+
+# --- the page -----------------------------------------------------------------------------------------
+
+@bp.function_name("audit_timeline")
+@bp.route(route="timeline", methods=["GET"])
+def timeline(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(TIMELINE_PAGE.read_bytes(), status_code=200, mimetype="text/html",
+                             charset="utf-8", headers=PAGE_HEADERS)

@@ -30,10 +30,11 @@ from settings import PREFIX_SETTING, STORAGE_SETTING
 from storage import reset_store
 from tools.trigger import deliver
 
-# Fields Event Grid adds next to the event in a dead-letter blob.
+# Fields Event Grid adds next to the event in a dead-letter blob, lower-cased: CloudEvents blobs spell
+# them in lower case (deadletterreason, ...), Event Grid schema blobs in camel case.
 DEAD_LETTER_FIELDS = frozenset({
-    "deadLetterReason", "deliveryAttempts", "lastDeliveryOutcome", "lastHttpStatusCode",
-    "publishTime", "lastDeliveryAttemptTime", "deliveryResult",
+    "deadletterreason", "deliveryattempts", "lastdeliveryoutcome", "lasthttpstatuscode",
+    "publishtime", "lastdeliveryattempttime", "deliveryresult",
 })
 
 
@@ -65,7 +66,7 @@ def load_events(paths: Iterable[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def strip_dead_letter_fields(event: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in event.items() if key not in DEAD_LETTER_FIELDS}
+    return {key: value for key, value in event.items() if key.lower() not in DEAD_LETTER_FIELDS}
 
 
 class _OutcomeCollector(logging.Handler):

@@ -1,0 +1,1 @@
+"""Tests of the deploy scripts (deploy/) and of replaying dead-letter blobs."""

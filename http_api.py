@@ -8,19 +8,35 @@ next page. Bad input answers 400, an unknown cache or store 404, unreachable sto
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-import audit_queries as q
 from errors import ConfigurationError, StorageError
 from storage import get_store
 
 logger = logging.getLogger(__name__)
+
+
+class _LazyModule:
+    """A module imported on first attribute use: the Event Grid trigger's cold start never pays for it."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    import audit_queries as q
+else:
+    q = _LazyModule("audit_queries")  # the query layer, loaded by the first HTTP request
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -8,7 +8,7 @@ from settings import current_settings, forget_settings
 from storage.client import build_service_client
 from storage.store import AuditStore
 
-__all__ = ["AuditStore", "build_service_client", "get_store", "reset_store"]
+__all__ = ["AuditStore", "build_service_client", "get_store", "reset_store", "use_store"]
 
 _store: AuditStore | None = None
 _store_lock = threading.Lock()
@@ -23,6 +23,13 @@ def get_store() -> AuditStore:
                 settings = current_settings()
                 _store = AuditStore(build_service_client(settings.storage), settings.table_prefix)
     return _store
+
+
+def use_store(store: AuditStore) -> None:
+    """Make `store` the process-wide store, e.g. one whose client counts requests (benchmarks)."""
+    global _store
+    with _store_lock:
+        _store = store
 
 
 def reset_store() -> None:

@@ -59,6 +59,8 @@ class AuditStore:
         self._clients: dict[str, TableClient] = {}
         self._registered: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        # Held across the one registration write: a batch's first events arrive together, 32 at once.
+        self._register_lock = threading.Lock()
 
     @property
     def service(self) -> TableServiceClient:
@@ -99,8 +101,11 @@ class AuditStore:
             "ResourceGroup": resource.resource_group, "SubscriptionId": resource.subscription_id,
             "ResourceId": resource_id or "",
         }
-        self._call(AUDIT_RESOURCES, lambda c: c.upsert_entity(entity, mode=UpdateMode.MERGE))
-        self._registered.add(marker)
+        with self._register_lock:
+            if marker in self._registered:
+                return
+            self._call(AUDIT_RESOURCES, lambda c: c.upsert_entity(entity, mode=UpdateMode.MERGE))
+            self._registered.add(marker)
 
     def apply_key_state(self, partition: str, row: str, state: dict[str, Any], version: str) -> bool:
         """Make `state` the key's state unless a newer event already set it; True if applied.

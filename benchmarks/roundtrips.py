@@ -1,0 +1,51 @@
+"""Table requests per event in steady state, counted on the wire, for every type and schema."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+from benchmarks import workload
+from benchmarks.counting import Request
+from benchmarks.harness import install_app, new_prefix
+from storage.tables import AUDIT_RESOURCES
+from tools.trigger import deliver
+
+
+@dataclass(frozen=True)
+class RoundTrips:
+    # (schema, event type) -> requests of each measured event
+    per_event: dict[tuple[str, str], list[int]]
+    # successful AuditResources writes per resource over the whole run (warm-up included)
+    registrations: dict[str, int]
+
+    def worst(self, types: tuple[str, ...]) -> int:
+        return max(max(self.per_event[(schema, t)]) for schema, t in self.per_event if t in types)
+
+    def best(self, types: tuple[str, ...]) -> int:
+        return min(min(self.per_event[(schema, t)]) for schema, t in self.per_event if t in types)
+
+
+def measure_round_trips(connection_string: str, events_per_type: int = 5) -> RoundTrips:
+    """Warm up (tables created, resources registered, connections open), then count each event."""
+    _, log = install_app(connection_string, new_prefix())
+    n = 0
+    for schema in workload.SCHEMAS:
+        for event_type in workload.ALL_TYPES:
+            n += 1
+            deliver(workload.event(event_type, n, schema))
+    per_event: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+    for schema in workload.SCHEMAS:
+        for event_type in workload.ALL_TYPES:
+            for _ in range(events_per_type):
+                n += 1
+                mark = len(log)
+                deliver(workload.event(event_type, n, schema))
+                per_event[(schema, event_type)].append(len(log.since(mark)))
+    return RoundTrips(dict(per_event), registrations(log.since(0)))
+
+
+def registrations(requests: list[Request]) -> dict[str, int]:
+    """Successful AuditResources writes per resource: the store means to make one per process."""
+    return dict(collections.Counter(f"{r.partition}/{r.row}" for r in requests
+                                    if r.is_write and r.succeeded and r.table.endswith(AUDIT_RESOURCES)))

@@ -1,0 +1,204 @@
+"""Run every measurement against an Azurite of its own and print the figures next to their baselines.
+
+    .venv/bin/python -m benchmarks.run            # full run (about 3 minutes on 2 cores)
+    .venv/bin/python -m benchmarks.run --quick    # small sizes, under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks import workload
+from benchmarks.burst import measure_burst
+from benchmarks.coldstart import cold_starts, modules_not_needed
+from benchmarks.cpu import measure_cpu, mixed_events
+from benchmarks.harness import Run, install_app, new_prefix
+from benchmarks.roundtrips import RoundTrips, measure_round_trips, registrations
+from benchmarks.throughput import (
+    WORKERS,
+    deliver_run,
+    floor_entities,
+    floor_run,
+    floor_table,
+    interleaved,
+)
+from tools.azurite import Azurite
+
+# Added before each request in the latency rows: roughly a Function's round trip to Table Storage.
+NETWORK_RTT = 0.005
+
+
+@dataclass(frozen=True)
+class Sizes:
+    per_type: int  # events per type and schema in the round-trip count
+    chunk: int  # events per interleaved chunk, sequential
+    rounds: int  # interleaved chunks of app and floor
+    cpu_events: int
+    cold_runs: int
+    burst_keys: int
+
+
+FULL = Sizes(per_type=5, chunk=100, rounds=10, cpu_events=450, cold_runs=7, burst_keys=10_000)
+QUICK = Sizes(per_type=2, chunk=50, rounds=3, cpu_events=90, cold_runs=3, burst_keys=1_000)
+TINY = Sizes(per_type=1, chunk=10, rounds=1, cpu_events=18, cold_runs=1, burst_keys=200)
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    measured: str
+    baseline: str
+    ratio: str
+    target: str
+    holds: bool | None  # None: no target, reported for understanding
+
+
+
+def round_trip_rows(trips: RoundTrips) -> list[Row]:
+    rows = []
+    for label, types, limit in (("Redis event (4 types)", workload.REDIS_TYPES, 1),
+                                ("key change (Modified, Deleted)", workload.KEY_TYPES, 3),
+                                ("snapshot event", workload.SNAPSHOT_TYPES, 1),
+                                ("unhandled event (ordinary size)", (workload.UNHANDLED_TYPE,), 1)):
+        worst, best = trips.worst(types), trips.best(types)
+        shown = str(worst) if worst == best else f"{best}..{worst}"
+        rows.append(Row(f"Round trips per {label}, both schemas", shown, "1 (one upsert)", f"{worst:.0f}x",
+                        f"{'=' if limit == 1 else '<='} {limit}", worst <= limit))
+    most = max(trips.registrations.values(), default=0)
+    rows.append(Row("AuditResources writes per resource, whole round-trip run", str(most), "1", "",
+                    "= 1", most == 1))
+    return rows
+
+
+def throughput_rows(connection_string: str, sizes: Sizes) -> tuple[list[Row], Run]:
+    """Sequential and concurrent Redis events through the trigger, interleaved with plain upserts."""
+    _, log = install_app(connection_string, new_prefix())
+    floor_client = floor_table(connection_string)
+    chunk, big = sizes.chunk, sizes.chunk * 4
+    warm = workload.redis_events(WORKERS * 2, 10_000_000)
+    deliver_run(warm, WORKERS)  # tables made, resource registered, pool filled: 32 first events at once
+    first_burst = max(registrations(log.since(0)).values(), default=0)
+    floor_run(floor_client, floor_entities(warm), WORKERS)
+
+    def app(workers: int, size: int) -> Callable[[int], Run]:
+        return lambda i: deliver_run(workload.redis_events(size, (workers * 1_000_000) + i * size), workers)
+
+    def floor(workers: int, size: int) -> Callable[[int], Run]:
+        return lambda i: floor_run(floor_client, floor_entities(workload.redis_events(size, i * size)),
+                                   workers)
+
+    seq_app, seq_floor = interleaved(app(1, chunk), floor(1, chunk), sizes.rounds)
+    con_app, con_floor = interleaved(app(WORKERS, big), floor(WORKERS, big), max(2, sizes.rounds // 2))
+    keys_seq = deliver_run(workload.key_changes(chunk * 2, 20_000_000))
+    rows = [
+        Row("Redis events/s, sequential, via tools.trigger.deliver", f"{seq_app.rate:.0f}",
+            f"{seq_floor.rate:.0f} plain upserts/s", f"{seq_app.rate / seq_floor.rate:.2f}", ">= 0.8",
+            seq_app.rate / seq_floor.rate >= 0.8),
+        Row(f"Redis events/s, {WORKERS} in flight", f"{con_app.rate:.0f}", f"{seq_app.rate:.0f} sequential",
+            f"{con_app.rate / seq_app.rate:.2f}", ">= 3", con_app.rate / seq_app.rate >= 3),
+        Row(f"Plain upserts/s, {WORKERS} in flight (the floor's own scaling)", f"{con_floor.rate:.0f}",
+            f"{seq_floor.rate:.0f} sequential", f"{con_floor.rate / seq_floor.rate:.2f}", "", None),
+        Row(f"Cores busy, Redis events {WORKERS} in flight", con_app.busy(), con_floor.busy() + " (floor)",
+            "", "", None),
+        Row(f"AuditResources writes per resource, {WORKERS} first events at once", str(first_burst), "1", "",
+            "= 1", first_burst == 1),
+        Row("Key changes/s, sequential (3 round trips each)", f"{keys_seq.rate:.0f}",
+            f"{seq_floor.rate / 3:.0f} (upserts/s / 3)", f"{3 * keys_seq.rate / seq_floor.rate:.2f}", "",
+            None),
+    ]
+    return rows + latency_rows(connection_string, sizes), con_floor
+
+
+def latency_rows(connection_string: str, sizes: Sizes) -> list[Row]:
+    """The same comparison with a network round trip added to each request, as in Azure."""
+    install_app(connection_string, new_prefix(), latency=NETWORK_RTT)
+    deliver_run(workload.redis_events(WORKERS, 30_000_000), WORKERS)  # warm up
+    seq = deliver_run(workload.redis_events(sizes.chunk, 31_000_000))
+    con = deliver_run(workload.redis_events(sizes.chunk * 4, 32_000_000), WORKERS)
+    return [Row(f"Redis events/s, {WORKERS} in flight, {NETWORK_RTT * 1000:.0f} ms added per request",
+                f"{con.rate:.0f}", f"{seq.rate:.0f} sequential, same latency", f"{con.rate / seq.rate:.2f}",
+                "", None)]
+
+
+def cpu_rows(sizes: Sizes) -> list[Row]:
+    rows = []
+    for schema, model in ((workload.EVENT_GRID, "EventGridEvent"), (workload.CLOUD_EVENTS, "CloudEvent")):
+        for label, events in (("all types", mixed_events(sizes.cpu_events, schema)),
+                              ("Redis", workload.redis_events(sizes.cpu_events, 0, schema))):
+            cost = measure_cpu(events, repeat=3 if sizes is not FULL else 5)
+            is_target = schema == workload.EVENT_GRID
+            rows.append(Row(f"App CPU us/event, {schema} schema, {label} (storage excluded)",
+                            f"{cost.app:.0f}",
+                            f"{cost.from_dict:.0f} ({model}.from_dict)", f"{cost.ratio:.2f}",
+                            "<= 2" if is_target else "", cost.ratio <= 2 if is_target else None))
+        rows.append(Row(f"Worker decode us/event, {schema} schema (azure-functions, not the app)",
+                        f"{cost.decode:.0f}", "", "", "", None))
+    return rows
+
+
+def cold_start_rows(connection_string: str, sizes: Sizes) -> list[Row]:
+    app, baseline = cold_starts(sizes.cold_runs)
+    extra = modules_not_needed(connection_string)
+    return [
+        Row(f"Cold start: python -c 'import function_app', s (median of {sizes.cold_runs})", f"{app:.3f}",
+            f"{baseline:.3f} (import azure.functions)", f"{app / baseline:.2f}", "", None),
+        Row("Packages imported at load that the first events never need", str(len(extra)) +
+            (f" ({', '.join(extra)})" if extra else ""), "0", "", "= 0", not extra),
+    ]
+
+
+def burst_rows(connection_string: str, sizes: Sizes, con_floor: Run) -> list[Row]:
+    burst = measure_burst(connection_string, sizes.burst_keys)
+    floor_seconds = burst.requests / con_floor.rate  # the same requests as plain upserts, 32 in flight
+    return [
+        Row(f"{sizes.burst_keys:,}-key burst, {WORKERS} in flight: total s", f"{burst.run.wall:.1f}",
+            f"{floor_seconds:.1f} ({burst.requests:,} requests at the plain-upsert rate)",
+            f"{burst.run.wall / floor_seconds:.2f}", "", None),
+        Row("Burst: largest share of writes in one partition", f"{burst.max_share:.3f} ({burst.hottest})",
+            "0.031 (1/32: 16 shards x 2 tables)", "", "< 0.2", burst.max_share < 0.2),
+    ]
+
+
+def render(rows: list[Row]) -> str:
+    header = ("Figure", "Measured", "Baseline (same run)", "Ratio", "Target", "Holds")
+    cells = [header] + [(r.figure, r.measured, r.baseline, r.ratio, r.target,
+                         "" if r.holds is None else ("yes" if r.holds else "NO")) for r in rows]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("---" for _ in header) + "|")
+    return "\n".join(lines)
+
+
+def per_type_table(trips: RoundTrips) -> str:
+    lines = ["| Event type | " + " | ".join(workload.SCHEMAS) + " |", "|---|---|---|"]
+    for event_type in workload.ALL_TYPES:
+        counts = [",".join(map(str, trips.per_event[(schema, event_type)])) for schema in workload.SCHEMAS]
+        lines.append(f"| {event_type} | " + " | ".join(counts) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a check, not a measurement")
+    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    # The worker ships log records to the host; here they only need to be made, not printed.
+    logging.getLogger().addHandler(logging.NullHandler())
+    with Azurite() as azurite:
+        cs = azurite.connection_string
+        trips = measure_round_trips(cs, sizes.per_type)
+        rows = round_trip_rows(trips)
+        speed, con_floor = throughput_rows(cs, sizes)
+        rows += speed + cpu_rows(sizes) + cold_start_rows(cs, sizes) + burst_rows(cs, sizes, con_floor)
+    print(f"{os.cpu_count()} cores; Azurite in memory; sizes: {sizes}\n")
+    print(render(rows))
+    print("\nRequests per event, each measured event (steady state):\n")
+    print(per_type_table(trips))
+    return 0 if all(r.holds is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,7 +75,10 @@ class Envelope:
     def identity(self) -> str:
         """Stable hash of (source, type, id): ids are unique only within a source and type."""
         if self.id:
-            parts: Any = [(self.source or "").lower(), self.event_type or "", self.id]
+            source = self.source or ""
+            if not isinstance(source, str):  # e.g. "topic": true; kept so such events can be recorded
+                source = json.dumps(source, ensure_ascii=False, default=str)
+            parts: Any = [source.lower(), self.event_type or "", self.id]
         else:  # No id: only the whole content identifies a redelivery.
             parts = self.to_dict()
         text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import handlers
 from errors import MalformedEvent, PermanentStorageError, StorageError
 from events import Envelope
+from resource_ids import fold_case
 from storage import AuditStore
 
 logger = logging.getLogger(__name__)
@@ -71,5 +72,5 @@ def refusal(event: Envelope, allowed_sources: Sequence[str] = ()) -> str | None:
 
 def is_allowed_source(source: str, allowed_sources: Sequence[str]) -> bool:
     """Case-insensitive match of a resource id against ids or prefixes ending at a '/'."""
-    source = source.strip().rstrip("/").lower()
+    source = fold_case(source.strip().rstrip("/"))
     return any(source == allowed or source.startswith(allowed + "/") for allowed in allowed_sources)

@@ -10,10 +10,22 @@ from errors import MalformedEvent
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
     r"/providers/(?P<namespace>[^/]+)/(?P<type>[^/]+)/(?P<name>[^/]+)/?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: "\u017f" (long s) must not match the "s" of "subscriptions"
 )
 # Redis cache and App Configuration store names: letters, digits, '-', '_' (and '.', to be lenient).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_case(value: str) -> str:
+    """Lower-case A-Z only, as Azure compares resource ids (ordinal, ignoring ASCII case).
+
+    str.lower() would also fold look-alikes such as the Kelvin sign U+212A into "k", letting
+    "/subscriptions/\u212a..." pass for "/subscriptions/k...".
+    """
+    return value.translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ def parse_resource_id(value: object, *, namespace: str, type_: str) -> ResourceI
     match = _RESOURCE_ID.match(value.strip())
     if not match:
         raise MalformedEvent(f"source is not an Azure resource id: {value!r:.200}")
-    if (match["namespace"].lower(), match["type"].lower()) != (namespace.lower(), type_.lower()):
+    if (fold_case(match["namespace"]), fold_case(match["type"])) != (fold_case(namespace), fold_case(type_)):
         raise MalformedEvent(
             f"source is a {match['namespace']}/{match['type']} resource, expected {namespace}/{type_}"
         )

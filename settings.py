@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from errors import ConfigurationError
+from resource_ids import fold_case
 
 STORAGE_SETTING = "AUDIT_STORAGE"
 FALLBACK_STORAGE_SETTING = "AzureWebJobsStorage"
@@ -125,7 +126,7 @@ def _table_prefix(env: Mapping[str, str]) -> str:
 
 def _allowed_sources(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get(ALLOWED_SOURCES_SETTING, "")
-    sources = tuple(part.strip().rstrip("/").lower() for part in re.split(r"[,;\s]+", raw) if part.strip())
+    sources = tuple(fold_case(part.strip().rstrip("/")) for part in re.split(r"[,;\s]+", raw) if part.strip())
     for source in sources:
         if not source.startswith("/subscriptions/"):
             raise ConfigurationError(

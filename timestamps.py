@@ -20,7 +20,10 @@ def parse_timestamp(value: str) -> dt.datetime:
     if text[-1:] in ("z", "Z"):
         text = text[:-1] + "+00:00"
     parsed = dt.datetime.fromisoformat(text)
-    return as_utc(parsed)
+    try:
+        return as_utc(parsed)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValueError(f"timestamp out of range in UTC: {value!r:.100}") from exc
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:

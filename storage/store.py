@@ -35,7 +35,7 @@ from storage.tables import (
     AUDIT_RESOURCES,
     UNHANDLED_EVENTS,
 )
-from timestamps import inverted_ticks
+from timestamps import as_utc, inverted_ticks
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ MAX_ENTITY_BYTES = 1024 * 1024
 # Large events are split into rows of this many characters (at most 2 UTF-16 units each).
 CHUNK_CHARS = 16_000
 MAX_BATCH = 100
+# Table Storage's Edm.DateTime starts at 1601-01-01 UTC and refuses earlier dates with 400;
+# Azurite stores them, so this is checked before sending too.
+MIN_DATETIME = dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
 # Concurrent key-state writers retry a lost ETag race this many times before giving up.
 MAX_KEY_STATE_ATTEMPTS = 10
 
@@ -145,7 +148,8 @@ class AuditStore:
         main = {
             "PartitionKey": partition,
             "RowKey": row,
-            **event_properties(event, include_data=False),
+            # The one record of the event must be storable: an unstorable time is left to the Event JSON.
+            **{k: v for k, v in event_properties(event, include_data=False).items() if _storable_time(v)},
             "Reason": reason[:1000],
             "Event": chunks[0],
             "EventParts": len(chunks),
@@ -213,6 +217,10 @@ class AuditStore:
                 raise PermanentStorageError(
                     f"property {name} is {size} bytes; Table Storage allows {MAX_PROPERTY_BYTES}"
                 )
+            if not _storable_time(value):
+                raise PermanentStorageError(
+                    f"property {name} is {value.isoformat()}; Table Storage stores dates from 1601-01-01"
+                )
             total += 8 + 2 * len(name) + size
         if total > MAX_ENTITY_BYTES:
             raise PermanentStorageError(f"entity is about {total} bytes; Table Storage allows 1 MiB")
@@ -249,6 +257,10 @@ def _get_or_none(client: TableClient, partition: str, row: str) -> Any:
 def _error_code(exc: HttpResponseError) -> str:
     code = getattr(exc, "error_code", None)
     return str(getattr(code, "value", code) or "")
+
+
+def _storable_time(value: Any) -> bool:
+    return not isinstance(value, dt.datetime) or as_utc(value) >= MIN_DATETIME
 
 
 def _property_bytes(value: Any) -> int:

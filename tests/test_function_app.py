@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from azure.eventgrid import SystemEventNames
 
@@ -28,6 +32,39 @@ def test_app_indexes_one_event_grid_trigger_named_record_event():
     event_grid = [f for f in functions if f.get_trigger().get_binding_name() == "eventGridTrigger"]
     assert [f.get_function_name() for f in event_grid] == ["record_event"]
     assert event_grid[0].get_trigger().name == "event"
+
+
+# 32 threads ask for the function at once in a process that has not indexed the app yet; a
+# barrier lines them up so that they really race. Before the lock, two of them both indexed and
+# FunctionApp.get_functions() failed with "does not have a unique function name".
+_CONCURRENT_FIRST_LOOKUP = """
+import threading
+from tools.trigger import trigger_function
+barrier = threading.Barrier(32)
+found, errors = [], []
+def look_up():
+    barrier.wait()
+    try:
+        found.append(trigger_function())
+    except Exception as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=look_up) for _ in range(32)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(found), len({id(f) for f in found}), errors)
+"""
+
+
+def test_concurrent_first_deliveries_index_the_app_once():
+    # Given a fresh process (the index is per process), when 32 threads look the function up at once
+    done = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_FIRST_LOOKUP], cwd=Path(__file__).parent.parent,
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    # Then every one gets the same function and none fails
+    assert done.stdout.split() == ["32", "1", "[]"], done.stdout + done.stderr
 
 
 def test_every_supported_type_has_a_handler_and_nothing_else_does():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -77,14 +78,18 @@ class Azurite:
         raise TimeoutError(f"Azurite did not listen on 127.0.0.1:{self.port} within {timeout} s")
 
     def stop(self, *, kill: bool = False) -> None:
-        """Stop it; kill=True ends it abruptly, as a crash would."""
+        """Stop it; kill=True ends it abruptly, as a crash would.
+
+        A disk-backed Azurite saves its tables only every 5 s (LokiJS autosave) and when closed on
+        SIGINT: SIGTERM and SIGKILL both lose what it acknowledged since the last save, unlike Azure.
+        """
         process, self._process = self._process, None
         if process is None:
             return
         if kill:
             process.kill()
         else:
-            process.terminate()
+            process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

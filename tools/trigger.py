@@ -7,6 +7,7 @@ worker's decoder), and the user function is taken from the app's index, not impo
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -17,6 +18,10 @@ from azure.functions.meta import Datum
 
 FUNCTION_NAME = "record_event"
 
+# get_functions() indexes the app and refuses to run twice (the worker calls it once): concurrent
+# first deliveries must not both index, or one fails with "does not have a unique function name".
+_index_lock = threading.Lock()
+
 
 def decode(raw: dict[str, Any] | str) -> func.EventGridEvent | func.CloudEvent:
     """What the worker hands the function for one event of a delivery."""
@@ -24,14 +29,21 @@ def decode(raw: dict[str, Any] | str) -> func.EventGridEvent | func.CloudEvent:
     return EventGridEventInConverter.decode(Datum(body, "json"), trigger_metadata={})
 
 
-@cache
+_indexed: tuple[func.decorators.function_app.Function, ...] | None = None
+
+
 def indexed_functions() -> tuple[func.decorators.function_app.Function, ...]:
     """The app's functions as the worker indexes them (get_functions may run once per app)."""
-    import function_app
+    global _indexed
+    with _index_lock:  # functools.cache would let two first callers both index
+        if _indexed is None:
+            import function_app
 
-    return tuple(function_app.app.get_functions())
+            _indexed = tuple(function_app.app.get_functions())
+        return _indexed
 
 
+@cache  # deliver() runs per event: look the function up in the index once, as the worker does
 def trigger_function(name: str = FUNCTION_NAME) -> Callable[[Any], None]:
     for function in indexed_functions():
         if function.get_function_name() == name:

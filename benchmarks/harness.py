@@ -64,15 +64,25 @@ def azurite_process() -> psutil.Process | None:
     return None
 
 
+class Stopwatch:
+    """Wall time and CPU of this process, of Azurite and of the machine, from start to stop."""
+
+    def __init__(self) -> None:
+        self._node = azurite_process()
+        self._node_before, self._machine_before = _cpu(self._node), _machine_cpu()
+        self._cpu_before = time.process_time()
+        self._start = time.perf_counter()
+
+    def stop(self, count: int) -> Run:
+        wall = time.perf_counter() - self._start
+        return Run(count, wall, time.process_time() - self._cpu_before, _cpu(self._node) - self._node_before,
+                   _machine_cpu() - self._machine_before)
+
+
 def timed(count: int, work: Callable[[], None]) -> Run:
-    node = azurite_process()
-    node_before, machine_before = _cpu(node), _machine_cpu()
-    cpu_before = time.process_time()
-    start = time.perf_counter()
+    watch = Stopwatch()
     work()
-    wall = time.perf_counter() - start
-    return Run(count, wall, time.process_time() - cpu_before, _cpu(node) - node_before,
-               _machine_cpu() - machine_before)
+    return watch.stop(count)
 
 
 def _machine_cpu() -> float:

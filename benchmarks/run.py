@@ -1,6 +1,6 @@
 """Run every measurement against an Azurite of its own and print the figures next to their baselines.
 
-    .venv/bin/python -m benchmarks.run            # full run (about 3 minutes on 2 cores)
+    .venv/bin/python -m benchmarks.run            # full run (about 3.5 minutes on 2 cores)
     .venv/bin/python -m benchmarks.run --quick    # small sizes, under a minute
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks import workload
+from benchmarks.async_floor import async_floor_runs
 from benchmarks.burst import measure_burst
 from benchmarks.coldstart import cold_starts, modules_not_needed
 from benchmarks.cpu import measure_cpu, mixed_events
@@ -25,6 +26,7 @@ from benchmarks.throughput import (
     floor_run,
     floor_table,
     interleaved,
+    total,
 )
 from tools.azurite import Azurite
 
@@ -93,6 +95,10 @@ def throughput_rows(connection_string: str, sizes: Sizes) -> tuple[list[Row], Ru
 
     seq_app, seq_floor = interleaved(app(1, chunk), floor(1, chunk), sizes.rounds)
     con_app, con_floor = interleaved(app(WORKERS, big), floor(WORKERS, big), max(2, sizes.rounds // 2))
+    async_chunks = [floor_entities(workload.redis_events(big, 40_000_000 + i * big))
+                    for i in range(max(2, sizes.rounds // 2))]
+    async_runs = async_floor_runs(connection_string, floor_client.table_name, async_chunks, WORKERS)
+    async_seq, async_con = (total(runs) for runs in async_runs)
     keys_seq = deliver_run(workload.key_changes(chunk * 2, 20_000_000))
     rows = [
         Row("Redis events/s, sequential, via tools.trigger.deliver", f"{seq_app.rate:.0f}",
@@ -102,6 +108,12 @@ def throughput_rows(connection_string: str, sizes: Sizes) -> tuple[list[Row], Ru
             f"{con_app.rate / seq_app.rate:.2f}", ">= 3", con_app.rate / seq_app.rate >= 3),
         Row(f"Plain upserts/s, {WORKERS} in flight (the floor's own scaling)", f"{con_floor.rate:.0f}",
             f"{seq_floor.rate:.0f} sequential", f"{con_floor.rate / seq_floor.rate:.2f}", "", None),
+        Row("Plain async upserts/s, one at a time (azure.data.tables.aio + aiohttp)", f"{async_seq.rate:.0f}",
+            f"{seq_floor.rate:.0f} sync upserts/s", f"{async_seq.rate / seq_floor.rate:.2f}", "", None),
+        Row(f"Plain async upserts/s, {WORKERS} in flight on one event loop (async floor's scaling)",
+            f"{async_con.rate:.0f}", f"{async_seq.rate:.0f} async, one at a time",
+            f"{async_con.rate / async_seq.rate:.2f}", "", None),
+        Row(f"Cores busy, plain async upserts {WORKERS} in flight", async_con.busy(), "", "", "", None),
         Row(f"Cores busy, Redis events {WORKERS} in flight", con_app.busy(), con_floor.busy() + " (floor)",
             "", "", None),
         Row(f"AuditResources writes per resource, {WORKERS} first events at once", str(first_burst), "1", "",

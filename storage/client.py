@@ -12,7 +12,7 @@ from azure.data.tables import TableServiceClient
 
 from settings import StorageTarget
 
-# Table Storage answers 503/500 under load; back off exponentially (0.8 s, 1.6 s, 3.2 s, ...)
+# Table Storage answers 503/500 under load; back off exponentially (at once, then 1.6, 3.2, 6.4 s...)
 # and give up in well under a minute, so a failing request raises and Event Grid retries later.
 RETRY_OPTIONS: dict[str, Any] = {
     "retry_total": 5,

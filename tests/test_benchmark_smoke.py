@@ -9,12 +9,13 @@ import pytest
 import settings
 import storage
 from benchmarks import workload
+from benchmarks.async_floor import async_floor_runs
 from benchmarks.burst import measure_burst
 from benchmarks.coldstart import modules_not_needed
 from benchmarks.cpu import NoNetworkStore, measure_cpu
 from benchmarks.harness import install_app, new_prefix
 from benchmarks.roundtrips import measure_round_trips, registrations
-from benchmarks.throughput import WORKERS, deliver_run
+from benchmarks.throughput import WORKERS, deliver_run, floor_entities, floor_table
 from tools.azurite import Azurite
 from tools.trigger import deliver
 
@@ -62,3 +63,12 @@ def test_the_cpu_measure_builds_every_entity_without_storage() -> None:
 
 def test_loading_the_app_imports_nothing_the_first_events_do_not_need(azurite: Azurite) -> None:
     assert modules_not_needed(azurite.connection_string) == []
+
+
+def test_the_async_floor_writes_every_entity_through_the_async_client(azurite: Azurite) -> None:
+    client = floor_table(azurite.connection_string)
+    chunks = [floor_entities(workload.redis_events(40, start)) for start in (0, 40)]
+    sequential, concurrent = async_floor_runs(azurite.connection_string, client.table_name, chunks, 8)
+    assert [run.count for run in sequential] == [run.count for run in concurrent] == [40, 40]
+    # floor_entities numbers RowKeys per chunk, so the second chunk replaced the first row by row
+    assert {row["EventId"] for row in client.list_entities()} == {e["EventId"] for e in chunks[1]}

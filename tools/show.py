@@ -60,7 +60,8 @@ def show(limit: int, out: Any = None) -> None:
         rows = [row for row in store.table(table).list_entities() if "PartOf" not in row]
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         rows.sort(key=lambda row: row.get(order) or epoch, reverse=True)
-        print(f"\n{store.table_name(table)} ({len(rows)} rows{', newest first' if rows else ''})", file=out)
+        count = f"{len(rows)} row{'' if len(rows) == 1 else 's'}{', newest first' if rows else ''}"
+        print(f"\n{store.table_name(table)} ({count})", file=out)
         print(format_table(columns, rows[:limit]), file=out)
         if len(rows) > limit:
             print(f"... {len(rows) - limit} more", file=out)

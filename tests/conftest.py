@@ -15,6 +15,7 @@ import settings
 import storage
 from storage import AuditStore, build_service_client
 from storage.tables import ALL_TABLES
+from tests.harness import point_app_at
 from tools.azurite import Azurite
 from tools.trigger import deliver
 
@@ -36,10 +37,7 @@ def table_prefix() -> str:
 @pytest.fixture
 def app_env(azurite: Azurite, table_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
     """Point the app's settings at Azurite with this test's prefix; yields the app's own store."""
-    monkeypatch.setenv(settings.STORAGE_SETTING, azurite.connection_string)
-    monkeypatch.setenv(settings.PREFIX_SETTING, table_prefix)
-    monkeypatch.delenv(settings.ALLOWED_SOURCES_SETTING, raising=False)
-    storage.reset_store()
+    point_app_at(monkeypatch, azurite.connection_string, table_prefix)
     store = storage.get_store()
     yield store
     storage.reset_store()

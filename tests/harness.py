@@ -1,4 +1,4 @@
-"""Test plumbing shared by the hardening tests: printing figures, and emptying the tables."""
+"""Test plumbing: printing figures, pointing the app at a storage endpoint, emptying the tables."""
 
 from __future__ import annotations
 

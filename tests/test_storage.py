@@ -7,13 +7,14 @@ import random
 import string
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 
 from errors import TransientStorageError
 from events import from_trigger
 from ingest import Outcome, ingest
 from settings import StorageTarget
 from storage import AuditStore, build_service_client
-from storage.tables import ALL_TABLES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from storage.tables import ALL_TABLES, AUDIT_RESOURCES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
 from tools.azurite import Azurite
 from tools.trigger import decode
@@ -117,3 +118,66 @@ def test_unreachable_storage_raises_through_the_trigger(monkeypatch, table_prefi
 def test_table_names_are_the_contract():
     assert ALL_TABLES == ("RedisCacheEvents", "AppConfigurationEvents", "AppConfigurationKeys",
                           "UnhandledEvents", "AuditResources")
+
+
+def test_an_event_without_a_time_is_kept_in_the_undated_partition(store, send):
+    # Given a Redis event whose eventTime is missing (the worker hands it on as None)
+    event = load_sample("redis-eventgrid")[0]
+    del event["eventTime"]
+    # When it is delivered, twice
+    send(event)
+    send(event)
+    # Then it is kept once, with the reason, in an "undated" partition, sorting after every dated row
+    assert rows(store, REDIS_CACHE_EVENTS) == []
+    [row] = rows(store, UNHANDLED_EVENTS)
+    assert row["Reason"] == "event time is missing"
+    assert row["PartitionKey"].startswith("undated-")
+    assert row["RowKey"].startswith("9" * 19 + "-")
+    assert "EventTime" not in row
+
+
+def _fail_once(monkeypatch, client, method):
+    """Make one method of a shared table client fail once, as a dropped connection would."""
+    real = getattr(client, method)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(method)
+        if len(calls) == 1:
+            raise ServiceRequestError("connection reset (test)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, method, failing)
+    return calls
+
+
+def test_a_failing_write_of_an_unhandled_event_raises_and_the_retry_keeps_it(store, send, monkeypatch):
+    # Given UnhandledEvents whose first write fails (after the client's own retries)
+    _fail_once(monkeypatch, store.table(UNHANDLED_EVENTS), "upsert_entity")
+    event = unknown_event(10)
+    # When an event of an unknown type arrives, the invocation raises: Event Grid will redeliver it
+    with pytest.raises(TransientStorageError):
+        send(event)
+    assert rows(store, UNHANDLED_EVENTS) == []
+    # And the redelivery keeps it, once
+    send(event)
+    [row] = rows(store, UNHANDLED_EVENTS)
+    assert row["EventId"] == event["id"]
+
+
+def test_a_failed_first_resource_registration_is_tried_again_on_the_next_event(store, send, monkeypatch):
+    # Given an AuditResources write that fails the first time
+    calls = _fail_once(monkeypatch, store.table(AUDIT_RESOURCES), "upsert_entity")
+    first, second = load_sample("redis-eventgrid")[:2]
+    # When the cache's first event arrives, it raises (and records nothing of it)
+    with pytest.raises(TransientStorageError):
+        send(first)
+    assert rows(store, AUDIT_RESOURCES) == [] and rows(store, REDIS_CACHE_EVENTS) == []
+    # Then the next event of the same cache registers it: the failure was not remembered as done
+    send(second)
+    [resource] = rows(store, AUDIT_RESOURCES)
+    assert (resource["PartitionKey"], resource["RowKey"]) == ("RedisCache", "contoso-sessions")
+    written = len(calls)  # the failed try, then the upsert (and its retry once the table exists)
+    # And once registered, later events of the cache do not write it again
+    send(first)
+    assert len(calls) == written

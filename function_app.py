@@ -2,14 +2,14 @@
 
 import azure.functions as func
 
-from events import from_trigger
-from http_api import bp as audit_api
-from ingest import ingest
-from settings import current_settings
-from storage import get_store
+from eventaudit.events import from_trigger
+from eventaudit.http_api import bp
+from eventaudit.ingest import ingest
+from eventaudit.settings import current_settings
+from eventaudit.storage import get_store
 
 app = func.FunctionApp()
-app.register_functions(audit_api)
+app.register_functions(bp)
 
 
 # Subscribe it as <function app resource id>/functions/record_event.

@@ -15,7 +15,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
 from benchmarks.harness import Run, Stopwatch
-from storage.client import RETRY_OPTIONS, TIMEOUTS
+from eventaudit.storage.client import RETRY_OPTIONS, TIMEOUTS
 
 
 def async_floor_runs(connection_string: str, table: str, chunks: list[list[dict[str, Any]]],

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from settings import StorageTarget
-from storage import AuditStore, build_service_client
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import AuditStore, build_service_client
 
 # /<account>/<table>(PartitionKey='<pk>',RowKey='<rk>'); quotes inside keys are doubled.
 _ENTITY_PATH = re.compile(

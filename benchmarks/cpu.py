@@ -16,11 +16,10 @@ from typing import Any
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent
 
-import settings
-import storage
 from benchmarks import workload
-from settings import StorageTarget
-from storage import AuditStore, build_service_client
+from eventaudit import settings, storage
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import AuditStore, build_service_client
 from tools.trigger import decode, trigger_function
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import psutil
 
-import settings
-import storage
 from benchmarks.counting import RequestLog, counting_store
-from storage import AuditStore
+from eventaudit import settings, storage
+from eventaudit.storage import AuditStore
 from tools.trigger import trigger_function
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from benchmarks import workload
 from benchmarks.counting import Request
 from benchmarks.harness import install_app, new_prefix
-from storage.tables import AUDIT_RESOURCES
+from eventaudit.storage.tables import AUDIT_RESOURCES
 from tools.trigger import deliver
 
 

@@ -15,8 +15,8 @@ from azure.data.tables import TableClient, UpdateMode
 
 from benchmarks import workload
 from benchmarks.harness import Run, new_prefix, timed
-from settings import StorageTarget
-from storage import build_service_client
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import build_service_client
 from tools.trigger import deliver
 
 # The worker runs the events of one delivered batch on a pool of this many threads.

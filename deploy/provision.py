@@ -16,10 +16,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import settings
 from deploy import checks, package
 from deploy.az import Az, add_common_arguments, get, placeholder, run_main
-from errors import ConfigurationError
+from eventaudit import settings
+from eventaudit.errors import ConfigurationError
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 TABLE_ROLE = "Storage Table Data Contributor"

@@ -6,12 +6,12 @@ from typing import Any
 
 from azure.eventgrid import SystemEventNames
 
-from events import Envelope
+from eventaudit.events import Envelope
+from eventaudit.resource_ids import ResourceId, parse_resource_id
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS
 from handlers.payload import data_object, optional_str, required_str, sync_sequence
 from handlers.registry import handles
-from resource_ids import ResourceId, parse_resource_id
-from storage import AuditStore, keys
-from storage.tables import APP_CONFIGURATION_EVENTS
 
 RESOURCE_KIND = "AppConfigurationStore"
 

@@ -6,8 +6,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from errors import MalformedEvent
-from timestamps import parse_timestamp
+from eventaudit.errors import MalformedEvent
+from eventaudit.timestamps import parse_timestamp
 
 
 def data_object(data: Any) -> dict[str, Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from azure.eventgrid import SystemEventNames
 
-from events import Envelope
+from eventaudit.events import Envelope
+from eventaudit.resource_ids import parse_resource_id
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import REDIS_CACHE_EVENTS
 from handlers.payload import data_object, required_str, required_timestamp
 from handlers.registry import handles
-from resource_ids import parse_resource_id
-from storage import AuditStore, keys
-from storage.tables import REDIS_CACHE_EVENTS
 
 RESOURCE_KIND = "RedisCache"
 

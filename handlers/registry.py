@@ -6,8 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from events import Envelope
-from storage import AuditStore
+from eventaudit.events import Envelope
+from eventaudit.storage import AuditStore
 
 
 class Handler(Protocol):

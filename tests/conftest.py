@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-import settings
-import storage
-from storage import AuditStore, build_service_client
-from storage.tables import ALL_TABLES
+from eventaudit import settings, storage
+from eventaudit.storage import AuditStore, build_service_client
+from eventaudit.storage.tables import ALL_TABLES
 from tests.harness import point_app_at
 from tools.azurite import Azurite
 from tools.trigger import deliver

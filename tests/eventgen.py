@@ -17,8 +17,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from storage import AuditStore
-from storage.tables import (
+from eventaudit.storage import AuditStore
+from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
     REDIS_CACHE_EVENTS,

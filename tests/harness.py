@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-import settings
-import storage
-from storage import AuditStore
-from storage.tables import ALL_TABLES
+from eventaudit import settings, storage
+from eventaudit.storage import AuditStore
+from eventaudit.storage.tables import ALL_TABLES
 
 
 def report(request: pytest.FixtureRequest, text: str) -> None:
@@ -42,7 +41,7 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, connection_string: str, table_
     monkeypatch.setenv(settings.PREFIX_SETTING, table_prefix)
     monkeypatch.delenv(settings.ALLOWED_SOURCES_SETTING, raising=False)
     if retry_options is not None:
-        monkeypatch.setattr("storage.client.RETRY_OPTIONS", retry_options)
+        monkeypatch.setattr("eventaudit.storage.client.RETRY_OPTIONS", retry_options)
     if timeouts is not None:
-        monkeypatch.setattr("storage.client.TIMEOUTS", timeouts)
+        monkeypatch.setattr("eventaudit.storage.client.TIMEOUTS", timeouts)
     storage.reset_store()

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import settings
-import storage
 from benchmarks import workload
 from benchmarks.async_floor import async_floor_runs
 from benchmarks.burst import measure_burst
@@ -16,6 +14,7 @@ from benchmarks.cpu import NoNetworkStore, measure_cpu
 from benchmarks.harness import install_app, new_prefix
 from benchmarks.roundtrips import measure_round_trips, registrations
 from benchmarks.throughput import WORKERS, deliver_run, floor_entities, floor_table
+from eventaudit import settings, storage
 from tools.azurite import Azurite
 from tools.trigger import deliver
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-import storage
-from errors import TransientStorageError
-from settings import StorageTarget
-from storage import AuditStore, build_service_client
+from eventaudit import storage
+from eventaudit.errors import TransientStorageError
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import AuditStore, build_service_client
 from tests.eventgen import mixed_stream, observed_key_states, observed_rows
 from tests.faultproxy import DROP, FORWARD, LOST_ANSWER, Fault, FaultProxy, Request
 from tests.harness import point_app_at, report

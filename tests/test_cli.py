@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import settings
-from audit_cli import main
+from eventaudit import settings
+from eventaudit.cli import main
 from tests.test_queries import kv_event, redis_event, snapshot_event
 
 

@@ -44,8 +44,8 @@ GOLDEN = {
 # The values, computed by the app's own code; run as a script in a fresh process too.
 PROGRAM = """
 import datetime as dt, json, sys
-from storage import keys
-from timestamps import inverted_ticks
+from eventaudit.storage import keys
+from eventaudit.timestamps import inverted_ticks
 t = dt.datetime(2026, 11, 22, 14, 5, 3, 123456, tzinfo=dt.UTC)
 identity = sys.argv[1]
 print(json.dumps({

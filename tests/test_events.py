@@ -10,9 +10,9 @@ from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent, SystemEventNames
 
 import handlers
-from events import from_trigger
+from eventaudit.events import from_trigger
+from eventaudit.ingest import refusal
 from handlers.registry import handles
-from ingest import refusal
 from tests.conftest import load_sample
 from tools.trigger import decode
 

@@ -10,7 +10,7 @@ import pytest
 from azure.eventgrid import SystemEventNames
 
 import handlers
-from storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
 from tools.trigger import indexed_functions
 

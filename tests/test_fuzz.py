@@ -21,22 +21,22 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import handlers
-from errors import MalformedEvent
-from events import from_trigger
-from handlers.payload import sync_sequence
-from ingest import refusal
-from resource_ids import parse_resource_id
-from storage import AuditStore, keys
-from storage.tables import (
+from eventaudit.errors import MalformedEvent
+from eventaudit.events import from_trigger
+from eventaudit.ingest import refusal
+from eventaudit.resource_ids import parse_resource_id
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
     REDIS_CACHE_EVENTS,
     UNHANDLED_EVENTS,
 )
+from eventaudit.timestamps import from_inverted_ticks, inverted_ticks, parse_timestamp
+from handlers.payload import sync_sequence
 from tests.conftest import rows
 from tests.eventgen import KEY_DELETED, KEY_MODIFIED, REDIS_TYPES, SNAPSHOT_TYPES, UNKNOWN_TYPES, raw_event
 from tests.harness import empty_tables, report
-from timestamps import from_inverted_ticks, inverted_ticks, parse_timestamp
 from tools.trigger import decode, trigger_function
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "0") or 0) / 1000 or 1.0

@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from events import from_trigger
-from ingest import Outcome, ingest
-from storage import keys
-from storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS, UNHANDLED_EVENTS
+from eventaudit.events import from_trigger
+from eventaudit.ingest import Outcome, ingest
+from eventaudit.storage import keys
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
 from tools.trigger import decode
 

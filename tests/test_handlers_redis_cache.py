@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from storage.tables import AUDIT_RESOURCES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import AUDIT_RESOURCES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
 
 UTC = dt.UTC

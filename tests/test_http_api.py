@@ -11,9 +11,8 @@ from urllib.parse import unquote, urlencode
 import azure.functions as func
 import pytest
 
-import http_api
-import settings
-from storage import AuditStore, build_service_client
+from eventaudit import http_api, settings
+from eventaudit.storage import AuditStore, build_service_client
 from tests.test_queries import kv_event, redis_event, snapshot_event
 from tools.azurite import free_port
 from tools.trigger import indexed_functions

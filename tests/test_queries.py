@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import audit_queries as q
-from audit_queries import reader
-from storage import keys
+from eventaudit import queries as q
+from eventaudit.queries import reader
+from eventaudit.storage import keys
 
 SUB = "5b4b650e-28b9-4790-b3ab-ddbd88d727c4"
 UTC = dt.UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import SAMPLES, load_sample, rows
 from tools import replay
 
@@ -53,11 +53,11 @@ def test_a_file_that_is_not_json_is_refused_before_anything_is_sent(store, tmp_p
 
 
 def test_failures_are_reported_and_exit_non_zero(tmp_path, monkeypatch, capsys):
-    import storage
+    from eventaudit import storage
     from tools.azurite import Azurite, free_port
 
     monkeypatch.setenv("AUDIT_STORAGE", Azurite(port=free_port()).connection_string)  # nothing listens
-    monkeypatch.setattr("storage.client.RETRY_OPTIONS", {"retry_total": 0})
+    monkeypatch.setattr("eventaudit.storage.client.RETRY_OPTIONS", {"retry_total": 0})
     monkeypatch.setattr("tools.replay.time.sleep", lambda _: None)
     path = tmp_path / "one.json"
     path.write_text(json.dumps(load_sample("redis-eventgrid")[0]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from errors import ConfigurationError
-from settings import load_settings
+from eventaudit.errors import ConfigurationError
+from eventaudit.settings import load_settings
 
 
 def test_connection_string_from_audit_storage():
@@ -57,7 +57,7 @@ def test_allowed_sources_are_lower_cased_and_split():
 
 
 def test_trigger_fails_with_the_setting_name_when_storage_is_not_configured(monkeypatch):
-    import storage
+    from eventaudit import storage
     from tests.conftest import load_sample
     from tools.trigger import deliver
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from storage.client import POOL_SIZE
+from eventaudit.storage.client import POOL_SIZE
 from tests.eventgen import EventFactory, endless_events, expected_rows, observed_rows
 from tests.harness import report
 from tools.trigger import deliver, trigger_function

@@ -7,14 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-import settings
-import storage
-from errors import ConfigurationError
-from ingest import is_allowed_source
-from resource_ids import parse_resource_id
-from settings import load_settings
-from storage import AuditStore
-from storage.tables import (
+from eventaudit import settings, storage
+from eventaudit.errors import ConfigurationError
+from eventaudit.ingest import is_allowed_source
+from eventaudit.resource_ids import parse_resource_id
+from eventaudit.settings import load_settings
+from eventaudit.storage import AuditStore
+from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
     AUDIT_RESOURCES,
@@ -73,7 +72,7 @@ def test_an_empty_setting_accepts_every_source() -> None:
 
 def test_resource_ids_fold_only_ascii_case() -> None:
     # "\u017f" (long s) matches "s" under Unicode IGNORECASE; Azure would not see a resource id there.
-    from errors import MalformedEvent
+    from eventaudit.errors import MalformedEvent
 
     with pytest.raises(MalformedEvent):
         parse_resource_id("/\u017fubscriptions/a/resourceGroups/g/providers/Microsoft.Cache/Redis/c",

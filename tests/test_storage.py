@@ -9,12 +9,12 @@ import string
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
-from errors import TransientStorageError
-from events import from_trigger
-from ingest import Outcome, ingest
-from settings import StorageTarget
-from storage import AuditStore, build_service_client
-from storage.tables import ALL_TABLES, AUDIT_RESOURCES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.errors import TransientStorageError
+from eventaudit.events import from_trigger
+from eventaudit.ingest import Outcome, ingest
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import AuditStore, build_service_client
+from eventaudit.storage.tables import ALL_TABLES, AUDIT_RESOURCES, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
 from tools.azurite import Azurite
 from tools.trigger import decode
@@ -99,7 +99,7 @@ def test_storage_going_away_mid_run_raises_and_a_retry_adds_no_duplicate(tmp_pat
 
 def test_unreachable_storage_raises_through_the_trigger(monkeypatch, table_prefix):
     # The trigger itself must fail (the host answers 500 and Event Grid retries).
-    import storage
+    from eventaudit import storage
     from tools.azurite import free_port
     from tools.trigger import deliver
 
@@ -107,7 +107,7 @@ def test_unreachable_storage_raises_through_the_trigger(monkeypatch, table_prefi
     monkeypatch.setenv("AUDIT_STORAGE", Azurite(port=port).connection_string)
     monkeypatch.setenv("AUDIT_TABLE_PREFIX", table_prefix)
     storage.reset_store()
-    monkeypatch.setattr("storage.client.RETRY_OPTIONS", {"retry_total": 0})
+    monkeypatch.setattr("eventaudit.storage.client.RETRY_OPTIONS", {"retry_total": 0})
     try:
         with pytest.raises(TransientStorageError, match="unreachable"):
             deliver(load_sample("redis-eventgrid")[0])

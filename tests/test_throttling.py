@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from azure.core.pipeline.policies import RetryPolicy
 
-import storage
-from errors import TransientStorageError
-from settings import StorageTarget
-from storage import build_service_client
-from storage.client import RETRY_OPTIONS
-from storage.tables import ALL_TABLES, APP_CONFIGURATION_KEYS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit import storage
+from eventaudit.errors import TransientStorageError
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import build_service_client
+from eventaudit.storage.client import RETRY_OPTIONS
+from eventaudit.storage.tables import ALL_TABLES, APP_CONFIGURATION_KEYS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.eventgen import (
     EventFactory,
     Stream,

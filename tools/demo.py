@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from settings import PREFIX_SETTING, STORAGE_SETTING
-from storage import reset_store
+from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
+from eventaudit.storage import reset_store
 from tools.azurite import ROOT, Azurite
 from tools.replay import configure_logging, load_events, print_report, replay
 from tools.show import show

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from errors import AuditError
-from ingest import Outcome
-from settings import PREFIX_SETTING, STORAGE_SETTING
-from storage import reset_store
+from eventaudit.errors import AuditError
+from eventaudit.ingest import Outcome
+from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
+from eventaudit.storage import reset_store
 from tools.trigger import deliver
 
 # Fields Event Grid adds next to the event in a dead-letter blob, lower-cased: CloudEvents blobs spell
@@ -87,7 +87,7 @@ def replay(events: Iterable[tuple[str, dict[str, Any]]], *, workers: int = 4, at
     """Deliver every event; a failing one is retried with backoff, as Event Grid would."""
     report = report or Report()
     collector = _OutcomeCollector()
-    ingest_logger = logging.getLogger("ingest")
+    ingest_logger = logging.getLogger(Outcome.__module__)
     ingest_logger.addHandler(collector)
     ingest_logger.setLevel(logging.INFO)
 

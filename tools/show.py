@@ -12,9 +12,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from settings import PREFIX_SETTING, STORAGE_SETTING
-from storage import get_store, reset_store
-from storage.tables import (
+from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
+from eventaudit.storage import get_store, reset_store
+from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
     REDIS_CACHE_EVENTS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
 from tests.conftest import rows
 from tools import replay
 

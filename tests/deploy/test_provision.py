@@ -114,7 +114,7 @@ def test_the_package_holds_the_app_and_leaves_out_tests_and_tools(tmp_path):
     """No az: the zip that config-zip uploads."""
     digest = provision.package.build(tmp_path / "app.zip")
     names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
-    assert {"function_app.py", "host.json", "requirements.txt", "ingest.py", "storage/store.py"} <= set(names)
+    assert {"function_app.py", "host.json", "requirements.txt", "eventaudit/ingest.py", "eventaudit/storage/store.py"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "deploy/", "tools/", ".venv", "node_modules/"))]
     assert "local.settings.json" not in names
     assert provision.package.build(tmp_path / "again.zip") == digest

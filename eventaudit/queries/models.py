@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from audit_queries.ranges import iso
-from timestamps import as_utc
+from eventaudit.queries.ranges import iso
+from eventaudit.timestamps import as_utc
 
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from errors import ConfigurationError
-from resource_ids import fold_case
+from eventaudit.errors import ConfigurationError
+from eventaudit.resource_ids import fold_case
 
 STORAGE_SETTING = "AUDIT_STORAGE"
 FALLBACK_STORAGE_SETTING = "AzureWebJobsStorage"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent
 
-from timestamps import as_utc
+from eventaudit.timestamps import as_utc
 
 EVENT_GRID_SCHEMA = "EventGridEvent"
 CLOUD_EVENTS_SCHEMA = "CloudEvent"

@@ -26,16 +26,16 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from errors import PermanentStorageError, TransientStorageError
-from events import Envelope
-from resource_ids import ResourceId
-from storage import keys
-from storage.tables import (
+from eventaudit.errors import PermanentStorageError, TransientStorageError
+from eventaudit.events import Envelope
+from eventaudit.resource_ids import ResourceId
+from eventaudit.storage import keys
+from eventaudit.storage.tables import (
     APP_CONFIGURATION_KEYS,
     AUDIT_RESOURCES,
     UNHANDLED_EVENTS,
 )
-from timestamps import as_utc, inverted_ticks
+from eventaudit.timestamps import as_utc, inverted_ticks
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import json
 
-from timestamps import inverted_ticks, ticks
+from eventaudit.timestamps import inverted_ticks, ticks
 
 SHARDS = 16
 SNAPSHOT_PARTITION_SUFFIX = "snapshots"

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Sequence
 
 import handlers
-from errors import MalformedEvent, PermanentStorageError, StorageError
-from events import Envelope
-from resource_ids import fold_case
-from storage import AuditStore
+from eventaudit.errors import MalformedEvent, PermanentStorageError, StorageError
+from eventaudit.events import Envelope
+from eventaudit.resource_ids import fold_case
+from eventaudit.storage import AuditStore
 
 logger = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit_queries.errors import InvalidQuery
-from audit_queries.models import ConfigChange, KeyState, Page, config_change_from, key_state_from
-from audit_queries.ranges import ANY_TIME, TimeRange
-from audit_queries.reader import (
+from eventaudit.queries.errors import InvalidQuery
+from eventaudit.queries.models import ConfigChange, KeyState, Page, config_change_from, key_state_from
+from eventaudit.queries.ranges import ANY_TIME, TimeRange
+from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
     decode_token,
@@ -15,9 +15,9 @@ from audit_queries.reader import (
     read_all,
     read_merged,
 )
-from audit_queries.resources import APP_CONFIGURATION_STORE, list_resources, resolve
-from storage import AuditStore, keys
-from storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS
+from eventaudit.queries.resources import APP_CONFIGURATION_STORE, list_resources, resolve
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS
 
 KEY_CHANGES = ("Modified", "Deleted")
 SNAPSHOT_CHANGES = ("SnapshotCreated", "SnapshotModified")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit_queries.errors import InvalidQuery
-from audit_queries.models import LastScaling, Page, RedisOperation, redis_operation_from
-from audit_queries.ranges import ANY_TIME, TimeRange
-from audit_queries.reader import (
+from eventaudit.queries.errors import InvalidQuery
+from eventaudit.queries.models import LastScaling, Page, RedisOperation, redis_operation_from
+from eventaudit.queries.ranges import ANY_TIME, TimeRange
+from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
     decode_token,
@@ -16,9 +16,9 @@ from audit_queries.reader import (
     read_merged,
     run_bounded,
 )
-from audit_queries.resources import REDIS_CACHE, list_resources, resolve
-from storage import AuditStore, keys
-from storage.tables import REDIS_CACHE_EVENTS
+from eventaudit.queries.resources import REDIS_CACHE, list_resources, resolve
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import REDIS_CACHE_EVENTS
 
 OPERATIONS = ("Scaling", "Patching", "ImportRDB", "ExportRDB")
 STATUSES = ("Succeeded", "Failed")

@@ -24,9 +24,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-import audit_queries as q
-from errors import ConfigurationError, StorageError
-from settings import PREFIX_SETTING, STORAGE_SETTING
+from eventaudit import queries as q
+from eventaudit.errors import ConfigurationError, StorageError
+from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
 
 PROG = "audit-log"
 MAX_CELL = 60
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     if args.table_prefix is not None:
         os.environ[PREFIX_SETTING] = args.table_prefix
     try:
-        from storage import get_store, reset_store
+        from eventaudit.storage import get_store, reset_store
 
         reset_store()
         page, columns, nothing = run(args, get_store())

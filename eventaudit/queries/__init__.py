@@ -6,7 +6,7 @@ page. Every question reads one partition or a bounded few (never a table scan), 
 RowKey bounds, and user input only ever reaches Table Storage as a parameter of a filter.
 """
 
-from audit_queries.appconfig import (
+from eventaudit.queries.appconfig import (
     CHANGES,
     current_keys,
     key_history,
@@ -14,18 +14,18 @@ from audit_queries.appconfig import (
     snapshot_events,
     store_changes,
 )
-from audit_queries.errors import InvalidQuery, QueryError, UnknownResource
-from audit_queries.models import ConfigChange, KeyState, LastScaling, Page, RedisOperation, Resource
-from audit_queries.ranges import TIME_HELP, TimeRange, parse_time, time_range
-from audit_queries.reader import DEFAULT_LIMIT, MAX_LIMIT, check_limit
-from audit_queries.redis import (
+from eventaudit.queries.errors import InvalidQuery, QueryError, UnknownResource
+from eventaudit.queries.models import ConfigChange, KeyState, LastScaling, Page, RedisOperation, Resource
+from eventaudit.queries.ranges import TIME_HELP, TimeRange, parse_time, time_range
+from eventaudit.queries.reader import DEFAULT_LIMIT, MAX_LIMIT, check_limit
+from eventaudit.queries.redis import (
     OPERATIONS,
     cache_operations,
     failed_operations,
     last_scaling,
     recent_operations,
 )
-from audit_queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, list_resources, resolve
+from eventaudit.queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, list_resources, resolve
 
 __all__ = [
     "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from errors import AuditError
+from eventaudit.errors import AuditError
 
 
 class QueryError(AuditError):

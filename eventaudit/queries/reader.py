@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from audit_queries.errors import InvalidQuery
-from audit_queries.ranges import TimeRange
-from errors import TransientStorageError
-from storage import AuditStore
+from eventaudit.errors import TransientStorageError
+from eventaudit.queries.errors import InvalidQuery
+from eventaudit.queries.ranges import TimeRange
+from eventaudit.storage import AuditStore
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -10,7 +10,7 @@ import requests
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 
-from settings import StorageTarget
+from eventaudit.settings import StorageTarget
 
 # Table Storage answers 503/500 under load; back off exponentially (at once, then 1.6, 3.2, 6.4 s...)
 # and give up in well under a minute, so a failing request raises and Event Grid retries later.

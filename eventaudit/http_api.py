@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from errors import ConfigurationError, StorageError
-from storage import get_store
+from eventaudit.errors import ConfigurationError, StorageError
+from eventaudit.storage import get_store
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ class _LazyModule:
 
 
 if TYPE_CHECKING:
-    import audit_queries as q
+    from eventaudit import queries as q
 else:
-    q = _LazyModule("audit_queries")  # the query layer, loaded by the first HTTP request
+    q = _LazyModule("eventaudit.queries")  # the query layer, loaded by the first HTTP request
 
 bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 

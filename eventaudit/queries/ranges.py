@@ -12,8 +12,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from audit_queries.errors import InvalidQuery
-from timestamps import as_utc, inverted_ticks, parse_timestamp
+from eventaudit.queries.errors import InvalidQuery
+from eventaudit.timestamps import as_utc, inverted_ticks, parse_timestamp
 
 _DURATION = re.compile(r"^(\d{1,9})\s*(s|sec|m|min|h|d|w)$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

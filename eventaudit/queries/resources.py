@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from audit_queries.errors import InvalidQuery, UnknownResource
-from audit_queries.models import Resource, resource_from
-from audit_queries.reader import read_all
-from storage import AuditStore
-from storage.tables import AUDIT_RESOURCES
+from eventaudit.queries.errors import InvalidQuery, UnknownResource
+from eventaudit.queries.models import Resource, resource_from
+from eventaudit.queries.reader import read_all
+from eventaudit.storage import AuditStore
+from eventaudit.storage.tables import AUDIT_RESOURCES
 
 REDIS_CACHE = "RedisCache"
 APP_CONFIGURATION_STORE = "AppConfigurationStore"

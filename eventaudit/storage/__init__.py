@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from settings import current_settings, forget_settings
-from storage.client import build_service_client
-from storage.store import AuditStore
+from eventaudit.settings import current_settings, forget_settings
+from eventaudit.storage.client import build_service_client
+from eventaudit.storage.store import AuditStore
 
 __all__ = ["AuditStore", "build_service_client", "get_store", "reset_store", "use_store"]
 

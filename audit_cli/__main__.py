@@ -1,5 +1,0 @@
-import sys
-
-from audit_cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from eventaudit.cli import main
+
+sys.exit(main())

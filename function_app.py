@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from eventaudit.events import from_trigger
+from eventaudit.events import from_trigger, require_faithful
 from eventaudit.http_api import bp
 from eventaudit.ingest import ingest
 from eventaudit.settings import current_settings
@@ -17,5 +17,6 @@ app.register_functions(bp)
 @app.event_grid_trigger(arg_name="event")
 def record_event(event: func.EventGridEvent) -> None:
     # With azure-functions >= 1.25 a CloudEvents delivery arrives as func.CloudEvent, whatever
-    # the annotation says; from_trigger accepts both.
-    ingest(from_trigger(event), get_store(), current_settings().allowed_sources)
+    # the annotation says; from_trigger accepts both. An older decoder loses a CloudEvent's type,
+    # source and time: require_faithful raises then, so Event Grid redelivers the original.
+    ingest(require_faithful(from_trigger(event)), get_store(), current_settings().allowed_sources)

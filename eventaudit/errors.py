@@ -23,3 +23,7 @@ class TransientStorageError(StorageError):
 
 class PermanentStorageError(StorageError):
     """Storage rejected the entity itself (too large, invalid); a retry would fail the same way."""
+
+
+class UnfaithfulDecoding(AuditError):
+    """The worker handed over less than the event held (an old decoder); Event Grid must redeliver it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -16,7 +17,10 @@ from typing import Any, Protocol
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent
 
+from eventaudit.errors import UnfaithfulDecoding
 from eventaudit.timestamps import as_utc
+
+logger = logging.getLogger(__name__)
 
 EVENT_GRID_SCHEMA = "EventGridEvent"
 CLOUD_EVENTS_SCHEMA = "CloudEvent"
@@ -38,6 +42,8 @@ class Envelope:
     model: EventGridEvent | CloudEvent
     # Why the event could not be turned into a model faithfully; such events are never applied.
     problem: str | None = None
+    # The worker's decoder lost the event's type, source and time (see from_trigger).
+    decoder_lost_attributes: bool = False
     # CloudEvents extension attributes the azure-core model refuses (kept for the record).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -109,10 +115,19 @@ class Envelope:
         return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
 
 
+# What azure-functions before 1.25 makes of a CloudEvents delivery: a func.EventGridEvent with the id,
+# subject and data, but no type, topic or time, since it reads only Event Grid schema names (seen with
+# its EventGridEventInConverter, versions 1.21.3 to 1.24.0). Event Grid never delivers an Event Grid
+# schema event without eventType, topic and eventTime, so all three missing means that loss.
+DECODER_LOSS = ("the worker's decoder handed over an EventGridEvent without type, source and time: "
+                "most likely a CloudEvents delivery decoded by azure-functions older than 1.25")
+
+
 def from_trigger(event: TriggerEvent) -> Envelope:
     """Turn func.EventGridEvent / func.CloudEvent into an Envelope; never raises on content."""
     if hasattr(event, "specversion"):
         return _from_cloud_event(event)
+    lost = event.event_type is None and event.topic is None and event.event_time is None
     return Envelope(
         model=EventGridEvent(
             subject=event.subject,
@@ -123,8 +138,26 @@ def from_trigger(event: TriggerEvent) -> Envelope:
             id=event.id,
             topic=event.topic,
             event_time=event.event_time,
-        )
+        ),
+        problem=DECODER_LOSS if lost else None,
+        decoder_lost_attributes=lost,
     )
+
+
+def require_faithful(envelope: Envelope) -> Envelope:
+    """The envelope, unless the worker's decoder lost part of the event: then raise, so that Event Grid
+    redelivers the original (and finally dead-letters it, for tools.replay) instead of it being
+    acknowledged as a remnant."""
+    if envelope.decoder_lost_attributes:
+        import azure.functions
+
+        version = getattr(azure.functions, "__version__", "unknown")
+        logger.error("Event id=%s not recorded: %s (this worker loaded azure-functions %s from %s; "
+                     "the app requires >= 1.25, see PYTHON_ISOLATE_WORKER_DEPENDENCIES in the README). "
+                     "Raising so that Event Grid redelivers it.", envelope.id, DECODER_LOSS, version,
+                     getattr(azure.functions, "__file__", "?"))
+        raise UnfaithfulDecoding(f"event id={envelope.id!r}: {DECODER_LOSS} (loaded: {version})")
+    return envelope
 
 
 def _from_cloud_event(event: Any) -> Envelope:

@@ -1,8 +1,10 @@
-"""Replay Event Grid JSON files into the audit tables through the app's trigger function.
+"""Replay Event Grid JSON files into the audit tables, decoded and ingested as the trigger does.
 
 Accepts a JSON array of events or one event, in the Event Grid or CloudEvents schema, and Event
 Grid dead-letter blobs (their delivery fields are stripped). Replaying is idempotent: an event
-already recorded is not recorded twice.
+already recorded is not recorded twice. Unlike the trigger, which raises when the worker's decoder
+lost an event's type, source and time (so that Event Grid redelivers the original), replay keeps
+such an event in UnhandledEvents with the reason: the file still holds the original.
 
     python -m tools.replay samples/events/                  # uses AUDIT_STORAGE from the environment
     python -m tools.replay --storage "UseDevelopmentStorage=true" deadletter/*.json
@@ -25,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from eventaudit.errors import AuditError
-from eventaudit.ingest import Outcome
-from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
-from eventaudit.storage import reset_store
-from tools.trigger import deliver
+from eventaudit.events import from_trigger
+from eventaudit.ingest import Outcome, ingest
+from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING, current_settings
+from eventaudit.storage import get_store, reset_store
+from tools.trigger import decode
 
 # Fields Event Grid adds next to the event in a dead-letter blob, lower-cased: CloudEvents blobs spell
 # them in lower case (deadletterreason, ...), Event Grid schema blobs in camel case.
@@ -96,7 +99,7 @@ def replay(events: Iterable[tuple[str, dict[str, Any]]], *, workers: int = 4, at
         for attempt in range(1, attempts + 1):
             collector.local.result = None
             try:
-                deliver(event)
+                ingest(from_trigger(decode(event)), get_store(), current_settings().allowed_sources)
             except (AuditError, ValueError, TypeError) as exc:
                 if attempt == attempts:
                     report.failures.append(f"{where} id={event.get('id')!r}: {type(exc).__name__}: {exc}")

@@ -153,7 +153,7 @@ def require_faithful(envelope: Envelope) -> Envelope:
 
         version = getattr(azure.functions, "__version__", "unknown")
         logger.error("Event id=%s not recorded: %s (this worker loaded azure-functions %s from %s; "
-                     "the app requires >= 1.25, see PYTHON_ISOLATE_WORKER_DEPENDENCIES in the README). "
+                     "the app requires >= 1.25, see PYTHON_ISOLATE_WORKER_DEPENDENCIES in docs/runtime.md). "
                      "Raising so that Event Grid redelivers it.", envelope.id, DECODER_LOSS, version,
                      getattr(azure.functions, "__file__", "?"))
         raise UnfaithfulDecoding(f"event id={envelope.id!r}: {DECODER_LOSS} (loaded: {version})")

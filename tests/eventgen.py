@@ -1,7 +1,7 @@
 """Seeded generators of raw events (both schemas) and of what the tables must hold after them.
 
 Shared by the chaos, soak, throttling, spoofing and fuzz tests. Expectations are computed from the
-raw events by the rules of the README (not by the app's code): which table an event lands in, and
+raw events by the documented rules of docs/data-contract.md (not by the app's code): which table an event lands in, and
 the state each key ends in (the latest event time, ties broken by the sync token's `sn`).
 """
 

@@ -1,8 +1,8 @@
 """The data contract pinned to fixed values: what production rows are already keyed by.
 
-Every other test computes expected keys with `storage.keys` itself, so a change of the key format or
-hash would pass them and orphan the rows already recorded. These literals come from the README's
-data contract (docs/data-contract.md) and were computed once; they must never change. They are also
+Every other test computes expected keys with `eventaudit.storage.keys` itself, so a change of the key
+format or hash would pass them and orphan the rows already recorded. These literals follow the data
+contract (docs/data-contract.md) and were computed once; they must never change. They are also
 checked in fresh processes with other PYTHONHASHSEEDs: scaled-out instances and the readers must
 agree on every partition, which a per-process hash (Python's hash()) would break.
 """

@@ -2,7 +2,7 @@
 
 azure-functions before 1.25 decodes a CloudEvents delivery as a func.EventGridEvent that keeps the
 id, subject and data but loses type, source and time. The Python 3.11/3.12 worker may load such a
-version (README, PYTHON_ISOLATE_WORKER_DEPENDENCIES). Recording that remnant and answering 202
+version (docs/runtime.md, PYTHON_ISOLATE_WORKER_DEPENDENCIES). Recording that remnant and answering 202
 would lose the event's type, source and time for good; raising makes Event Grid redeliver, and
 finally dead-letter, the original.
 """

@@ -222,7 +222,7 @@ def test_from_trigger_and_refusal_never_raise_on_content(raw: dict[str, Any]) ->
     TRIED["from_trigger"] += 1
     try:
         trigger_input = decode(raw)
-    except Exception:  # the worker's own decoder refuses it: the function never runs (README)
+    except Exception:  # the worker's own decoder refuses it: the function never runs (docs/runtime.md)
         TRIED["from_trigger: refused by the worker's decoder"] += 1
         return
     envelope = from_trigger(trigger_input)

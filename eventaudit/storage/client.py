@@ -48,7 +48,7 @@ def _transport() -> RequestsTransport:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     # With trust_env, requests scans every environment variable on every request (proxies, CA bundle,
-    # ~/.netrc): a sixth of a write's client CPU (README, Benchmark). Without a proxy there is nothing
+    # ~/.netrc): a sixth of a write's client CPU (docs/benchmark.md). Without a proxy there is nothing
     # to find per request, so read the CA bundle once here; with a proxy keep requests' full handling.
     session.trust_env = any(name.lower().endswith("_proxy") for name in os.environ)
     verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True

@@ -170,11 +170,11 @@ def test_a_lost_etag_race_is_decided_again_on_what_the_other_writer_wrote(store,
     original = type(store)._replace_if_unchanged
     calls = []
 
-    def interleaved(self, entity, etag):
+    def interleaved(self, table, entity, etag, *args):
         if not calls:
             calls.append(etag)
             send(newer)  # the other instance wins the race
-        return original(self, entity, etag)
+        return original(self, table, entity, etag, *args)
 
     monkeypatch.setattr(type(store), "_replace_if_unchanged", interleaved)
     # When our (older) event is applied

@@ -111,33 +111,51 @@ class AuditStore:
             self._registered.add(marker)
 
     def apply_key_state(self, partition: str, row: str, state: dict[str, Any], version: str) -> bool:
-        """Make `state` the key's state unless a newer event already set it; True if applied.
+        """Make `state` the key's state unless a newer event already set it; True if applied."""
+        return self.apply_state(APP_CONFIGURATION_KEYS, partition, row, state, version)
 
-        Read, then insert or replace under the read ETag: a concurrent writer makes our write
-        fail with 409/412 and we decide again on what it wrote. Real Table Storage and Azurite
-        both honour If-Match on single-entity operations (unlike in batches on Azurite).
+    def apply_state(self, table: str, partition: str, row: str, state: dict[str, Any], version: str) -> bool:
+        """Latest event wins: write `state` unless the row holds a `Version` >= `version`; True if applied."""
+
+        def decide(current: Any) -> dict[str, Any] | None:
+            if current is not None and str(current.get("Version", "")) >= version:
+                return None  # stored state comes from a later event, or from this one
+            return {**state, "Version": version}
+
+        return self.update_if(table, partition, row, decide)
+
+    def update_if(self, table: str, partition: str, row: str,
+                  decide: Callable[[Any], dict[str, Any] | None], *,
+                  mode: UpdateMode = UpdateMode.REPLACE) -> bool:
+        """Write what `decide(current row or None)` returns (None: leave the row); True if written.
+
+        Read, then insert or update under the read ETag: a concurrent writer makes our write fail
+        with 409/412 and we decide again on what it wrote. Real Table Storage and Azurite both honour
+        If-Match on single-entity operations (unlike in batches on Azurite).
         """
-        entity = {"PartitionKey": partition, "RowKey": row, **state, "Version": version}
-        self._check(entity)
         for _ in range(MAX_KEY_STATE_ATTEMPTS):
-            current = self._call(APP_CONFIGURATION_KEYS, lambda c: _get_or_none(c, partition, row))
+            current = self._call(table, lambda c: _get_or_none(c, partition, row))
+            properties = decide(current)
+            if properties is None:
+                return False
+            entity = {"PartitionKey": partition, "RowKey": row, **properties}
+            self._check(entity)
             try:
                 if current is None:
-                    self._call(APP_CONFIGURATION_KEYS, lambda c: c.create_entity(entity))
-                    return True
-                if str(current.get("Version", "")) >= version:
-                    return False  # stored state comes from a later event, or from this one
-                self._replace_if_unchanged(entity, current.metadata["etag"])
+                    self._call(table, lambda c: c.create_entity(entity))
+                else:
+                    self._replace_if_unchanged(table, entity, current.metadata["etag"], mode)
                 return True
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                logger.info("Key state %s/%s changed while we wrote it; deciding again", partition, row)
+                logger.info("%s row %s/%s changed while we wrote it; deciding again", table, partition, row)
         raise TransientStorageError(
-            f"key state {partition}/{row} kept changing under {MAX_KEY_STATE_ATTEMPTS} attempts"
+            f"{table} row {partition}/{row} kept changing under {MAX_KEY_STATE_ATTEMPTS} attempts"
         )
 
-    def _replace_if_unchanged(self, entity: dict[str, Any], etag: str) -> None:
-        self._call(APP_CONFIGURATION_KEYS, lambda c: c.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified))
+    def _replace_if_unchanged(self, table: str, entity: dict[str, Any], etag: str,
+                              mode: UpdateMode = UpdateMode.REPLACE) -> None:
+        self._call(table, lambda c: c.update_entity(
+            entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified))
 
     def record_unhandled(self, event: Envelope, reason: str) -> None:
         """Keep an event no handler applied, losslessly: large events span several rows."""

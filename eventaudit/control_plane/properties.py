@@ -85,6 +85,11 @@ def describe(found: list[tuple[str, Any, Any]]) -> str:
     return ", ".join(f"{name} {_text(old)} → {_text(new)}" for name, old, new in found)
 
 
+def listing(properties: Mapping[str, Any]) -> str:
+    """'sku P1, shardCount 2, ...' (the parts of the SKU left out: its label says them)."""
+    return ", ".join(f"{name} {_text(value)}" for name, value in properties.items() if name not in SKU_PARTS)
+
+
 def is_scaling(found: list[tuple[str, Any, Any]]) -> bool:
     return any(name in SCALING for name, _, _ in found)
 

@@ -40,6 +40,13 @@ APP_CONFIGURATION = Family("Microsoft.AppConfiguration", "configurationStores", 
 FAMILIES = {fold_case(f.type_name): f
             for f in (AZURE_CACHE_FOR_REDIS, AZURE_MANAGED_REDIS, APP_CONFIGURATION)}
 RECORDED_TYPES = ", ".join(f.type_name for f in FAMILIES.values())
+# What an AuditResources row of each kind is when it names no type (rows from before types were kept).
+DEFAULT_FAMILY = {REDIS_CACHE: AZURE_CACHE_FOR_REDIS, APP_CONFIGURATION_STORE: APP_CONFIGURATION}
+
+
+def family_of(resource_type: str | None, kind: str) -> Family | None:
+    """The family of a resource type ("Microsoft.Cache/redisEnterprise"), else the kind's default."""
+    return FAMILIES.get(fold_case(resource_type)) if resource_type else DEFAULT_FAMILY.get(kind)
 
 # Resource Manager and Resource Notifications events come from a subscription's or resource group's
 # system topic (topic/source), never from the resource itself.

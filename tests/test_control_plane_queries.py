@@ -17,6 +17,7 @@ from eventaudit.storage import keys
 from eventaudit.storage.tables import CONTROL_PLANE_EVENTS
 from tests.conftest import load_sample, rows
 from tests.test_http_api import get_json
+from tools.show import show_scalings
 
 UTC = dt.UTC
 SUB = "5b4b650e-28b9-4790-b3ab-ddbd88d727c4"
@@ -239,3 +240,17 @@ def test_api_history_routes(recorded):
     assert get_json("/api/redis/caches/nope/history", status=404)["error"].startswith("unknown cache")
     assert "unknown parameter" in get_json("/api/redis/caches/contoso-amr/history", {"cache": "x"},
                                            status=400)["error"]
+
+
+def test_the_demo_says_who_scaled_each_cache_from_which_size_to_which(recorded):
+    out = io.StringIO()
+    show_scalings(out)
+    lines = out.getvalue().splitlines()
+    assert lines[1] == (
+        "Who scaled which cache, from which size to which (audit-log redis history <cache>)")
+    assert lines[2].startswith("  contoso-amr (Azure Managed Redis), 2026-11-22 07:45:14.009Z: updated: sku "
+                               "Balanced_B5 → Balanced_B10")
+    assert "requested by 6d1f8c3a-2b4e-4f5a-9c8d-7e6f5a4b3c2d (service principal) from 4.208.26.199" in lines[2]
+    assert lines[3].startswith("  contoso-sessions (Azure Cache for Redis), 2026-11-20 21:50:19.999Z: Scaling "
+                               "Succeeded: P1 → P2; requested by jane.doe@contoso.com (user) from 203.0.113.24")
+    assert len(lines) == 4

@@ -156,6 +156,15 @@ def history(store: AuditStore, kind: str, name: str, *, time_range: TimeRange = 
     return Page(items, token)
 
 
+def scalings(store: AuditStore, cache: str, *, limit: int = 200) -> list[HistoryItem]:
+    """The scaling outcomes among a cache's latest `limit` history items, newest first: Redis
+    ScalingCompleted events (Azure Cache for Redis), and for caches that publish no Redis events
+    (Azure Managed Redis) the Resource Notifications of a size change."""
+    items = history(store, REDIS_CACHE, cache, limit=limit).items
+    return [item for item in items if item.kind == "Redis.Scaling" or (
+        item.details.get("scaling") and item.details.get("product") != AZURE_CACHE_FOR_REDIS.product)]
+
+
 def control_plane_partitions(resources: Sequence[Resource]) -> list[str]:
     """The ControlPlaneEvents partition of each resource, from its recorded resource id (a row whose
     id does not parse has no control-plane history)."""
@@ -272,6 +281,7 @@ def _explained(store: AuditStore, row: Mapping[str, Any], redis_partition: str |
     if not scaling or item.time is None:
         return item
     sizes = (_text(row, "PreviousSku") or "(unknown)", _text(row, "Sku") or "(unknown)")
+    item = dataclasses.replace(item, details={**item.details, "scaling": True})
     return _attributed(item, requested_by(store, str(row["PartitionKey"]), item.time,
                                           _text(row, "CorrelationId")), sizes)
 

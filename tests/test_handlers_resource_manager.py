@@ -7,13 +7,11 @@ import datetime as dt
 import itertools
 import json
 import random
-import threading
 
 import pytest
 
 from eventaudit.control_plane.caller import caller_from, identity_type
 from eventaudit.events import from_trigger
-from eventaudit.ingest import Outcome, ingest
 from eventaudit.resource_ids import fold_case
 from eventaudit.storage import keys
 from eventaudit.storage.tables import (
@@ -23,6 +21,7 @@ from eventaudit.storage.tables import (
     UNHANDLED_EVENTS,
 )
 from tests.conftest import load_sample, rows
+from tests.harness import ingest_at_once
 from tools.trigger import decode
 
 UTC = dt.UTC
@@ -401,23 +400,7 @@ def test_concurrent_instances_link_every_notification_to_its_predecessor(store, 
     instances = [make_store() for _ in range(6)]
     history = [notification(AMR, f"2026-11-22T07:{minute:02d}:00Z", sku={"name": f"Balanced_B{minute}"})
                for minute in range(24)]
-    shuffled = random.Random(11).sample(history, len(history))
-    barrier, errors = threading.Barrier(6), []
-
-    def run(index):
-        try:
-            barrier.wait()
-            for event in shuffled[index::6]:
-                assert ingest(from_trigger(decode(event)), instances[index]) is Outcome.RECORDED
-        except BaseException as error:  # a thread's exception would otherwise vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    ingest_at_once(instances, random.Random(11).sample(history, len(history)))
     # Then each reads from the one right before it, and the state is the latest
     found = by_event_id(store)
     assert [found[e["id"]].get("PreviousSku") for e in history] == [None] + [

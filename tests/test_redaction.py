@@ -175,3 +175,20 @@ def test_events_without_claims_are_kept_as_sent(store, send):
     event = load_sample("redis-eventgrid")[0]
     send(event)
     assert ingest(from_trigger(decode(event)), store) is Outcome.RECORDED
+
+
+@pytest.mark.parametrize("event", [
+    # Each alone is reason enough to redact; the quick check that passes other events through must see it
+    {"id": "jwt", "topic": "/subscriptions/s", "subject": "s", "eventType": "Contoso.Thing",
+     "eventTime": "2026-11-22T10:00:00Z", "dataVersion": "1", "data": {"note": [f"Bearer {JWT}"]}},
+    {"id": "member", "topic": "/subscriptions/s", "subject": "s", "eventType": "Contoso.Thing",
+     "eventTime": "2026-11-22T10:00:00Z", "dataVersion": "1", "data": {"x": {"Claims": {"puid": CANARY}}}},
+    {"id": "subject", "topic": "/subscriptions/s", "subject": JWT, "eventType": "Contoso.Thing",
+     "eventTime": "2026-11-22T10:00:00Z", "dataVersion": "1", "data": {}},
+    leaky_write(id="undocumented", data={"resourceUri": "x", "undocumented": CANARY}),
+], ids=["token-in-a-string", "claims-member", "token-subject", "undocumented-member"])
+def test_every_single_reason_to_redact_is_found_on_its_own(store, send, event):
+    send(event)
+    leaks = [text[:200] for text in every_text(store) if CANARY in text or "eyJ" in text]
+    assert leaks == []
+    assert rows(store, UNHANDLED_EVENTS)  # kept, redacted

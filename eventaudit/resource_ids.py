@@ -39,12 +39,6 @@ class ResourceId:
     name: str
 
 
-def canonical_id(resource: ResourceId) -> str:
-    """The resource's id in one fixed form (casing as parsed); compare with fold_case()."""
-    return (f"/subscriptions/{resource.subscription_id}/resourceGroups/{resource.resource_group}"
-            f"/providers/{resource.namespace}/{resource.type}/{resource.name}")
-
-
 def parse_resource_id(value: object, *, namespace: str, type_: str) -> ResourceId:
     """The parts of a top-level resource id of the given provider type; MalformedEvent otherwise."""
     if not isinstance(value, str):

@@ -73,7 +73,7 @@ def key_state_version(time: dt.datetime, sequence: int, identity: str) -> str:
 
 
 def resource_hash(resource_key: str) -> str:
-    """8 hex digits of SHA-256 of a lower-cased resource id (resource_ids.fold_case(canonical_id(...)))."""
+    """8 hex digits of SHA-256 of a lower-cased resource id (control_plane.targets.Target.key)."""
     return hashlib.sha256(resource_key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 

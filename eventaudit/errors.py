@@ -13,6 +13,10 @@ class MalformedEvent(AuditError):
     """The event cannot be interpreted; retrying it can never succeed."""
 
 
+class OutOfScope(MalformedEvent):
+    """The event is about something this audit log does not record (e.g. another resource type)."""
+
+
 class StorageError(AuditError):
     """Table Storage did not accept a request."""
 

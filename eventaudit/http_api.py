@@ -157,6 +157,14 @@ def redis_last_scaling(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, PAGED, lambda store, p, r: q.last_scaling(store, **paging(p, ranged=False)))
 
 
+@bp.function_name("audit_redis_cache_history")
+@bp.route(route="redis/caches/{cache}/history", methods=["GET"])
+def redis_cache_history(req: func.HttpRequest) -> func.HttpResponse:
+    """Redis events and control-plane changes of a cache (both generations), newest first."""
+    return answer(req, (*RANGED, *PAGED), lambda store, p, r: q.history(
+        store, q.REDIS_CACHE, r["cache"], **paging(p)))
+
+
 # --- App Configuration ------------------------------------------------------------------------------
 
 @bp.function_name("audit_appconfig_stores")
@@ -207,6 +215,14 @@ def appconfig_keys(req: func.HttpRequest) -> func.HttpResponse:
 def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("snapshot", *RANGED, *PAGED), lambda store, p, r: q.snapshot_events(
         store, r["store"], snapshot=p.get("snapshot") or None, **paging(p)))
+
+
+@bp.function_name("audit_appconfig_store_control_plane")
+@bp.route(route="appconfig/stores/{store}/control-plane", methods=["GET"])
+def appconfig_store_control_plane(req: func.HttpRequest) -> func.HttpResponse:
+    """Control-plane changes of a store (SKU, local auth, purge protection, replicas, keys), newest first."""
+    return answer(req, (*RANGED, *PAGED), lambda store, p, r: q.history(
+        store, q.APP_CONFIGURATION_STORE, r["store"], **paging(p)))
 
 
 # --- the page -----------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 Permanent problems (unknown type, malformed data, a source not allowed, an entity storage
 refuses) are recorded and the invocation succeeds: a retry could never fix them. Transient
 storage problems raise, so Event Grid delivers the event again; every write is idempotent.
+Handlers and UnhandledEvents only ever see the event redacted (no token, no claim beyond the
+allow-list: eventaudit.redaction).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 import handlers
 from eventaudit.errors import MalformedEvent, PermanentStorageError, StorageError
 from eventaudit.events import Envelope
+from eventaudit.redaction import redact_event
 from eventaudit.resource_ids import fold_case
 from eventaudit.storage import AuditStore
 
@@ -26,6 +29,7 @@ class Outcome(enum.Enum):
 
 
 def ingest(event: Envelope, store: AuditStore, allowed_sources: Sequence[str] = ()) -> Outcome:
+    event = redact_event(event)
     reason = refusal(event, allowed_sources)
     if reason is None:
         handler = handlers.handler_for(event.event_type)

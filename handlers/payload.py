@@ -32,6 +32,11 @@ def optional_str(data: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def present(properties: dict[str, Any]) -> dict[str, Any]:
+    """Table Storage has no null: absent values are left out of the entity."""
+    return {name: value for name, value in properties.items() if value is not None}
+
+
 def required_timestamp(data: dict[str, Any], name: str) -> dt.datetime:
     value = required_str(data, name)
     try:

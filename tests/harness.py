@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from eventaudit import settings, storage
+from eventaudit.events import from_trigger
+from eventaudit.ingest import Outcome, ingest
 from eventaudit.storage import AuditStore
 from eventaudit.storage.tables import ALL_TABLES
 
@@ -45,3 +49,26 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, connection_string: str, table_
     if timeouts is not None:
         monkeypatch.setattr("eventaudit.storage.client.TIMEOUTS", timeouts)
     storage.reset_store()
+
+
+def ingest_at_once(instances: Sequence[AuditStore], events: Sequence[dict[str, Any]]) -> None:
+    """Scaled-out instances (each its own store) ingest their share of `events` at the same moment, as
+    the worker decodes them; every event must be recorded, and no thread's failure may vanish."""
+    from tools.trigger import decode
+
+    barrier, errors = threading.Barrier(len(instances)), []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            for event in events[index::len(instances)]:
+                assert ingest(from_trigger(decode(event)), instances[index]) is Outcome.RECORDED
+        except BaseException as error:  # a thread's exception would otherwise vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(instances))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -39,6 +39,9 @@ GOLDEN = {
     "unhandled_partition_undated": "undated-15",
     "key_state_version": "0639309531031234560.00000000000001696045.0123456789abcdef0123456789abcdef",
     "key_state_version_no_sn": "0639309531031234560.00000000000000000000.abc",
+    "control_plane_partition": "contoso-sessions-c80e686d",
+    "regional_resource_row_key": "contoso-amr~2eccddd9",
+    "state_row_key": "6983b123e0c0027676cfa5c619b41101db8d5261752b01adba47d444bd864516",
 }
 
 # The values, computed by the app's own code; run as a script in a fresh process too.
@@ -48,6 +51,8 @@ from eventaudit.storage import keys
 from eventaudit.timestamps import inverted_ticks
 t = dt.datetime(2026, 11, 22, 14, 5, 3, 123456, tzinfo=dt.UTC)
 identity = sys.argv[1]
+SUB = "/subscriptions/5b4b650e-28b9-4790-b3ab-ddbd88d727c4/resourcegroups/platform-prod/providers"
+SESSIONS, AMR = SUB + "/microsoft.cache/redis/contoso-sessions", SUB + "/microsoft.cache/redisenterprise/contoso-amr"
 print(json.dumps({
     "event_row_key": keys.event_row_key(t, identity),
     "inverted_ticks": inverted_ticks(t),
@@ -64,6 +69,9 @@ print(json.dumps({
     "unhandled_partition_undated": keys.unhandled_partition(None, "ffffffff0123"),
     "key_state_version": keys.key_state_version(t, 1696045, identity),
     "key_state_version_no_sn": keys.key_state_version(t, -1, "abc"),
+    "control_plane_partition": keys.control_plane_partition("Contoso-Sessions", SESSIONS),
+    "regional_resource_row_key": keys.regional_resource_row_key("Contoso-AMR", AMR),
+    "state_row_key": keys.state_row_key(AMR + "/databases/default"),
 }, ensure_ascii=False))
 """
 
@@ -87,6 +95,10 @@ RECORDED = [
      "2516070893800004339-f4618289b176c35cec98e3a125ebf535"),
     ("appconfig-cloudevents", 0, "AppConfigurationEvents", "contoso-dev-05",
      "2516069363999999999-5156b87c7ff6bf7c21ffb1c12c862b48"),
+    ("control-plane-eventgrid", 1, "ControlPlaneEvents", "contoso-sessions-c80e686d",
+     "2516070905325540729-c721db49ed992dec6bdca74af877be38"),
+    ("control-plane-cloudevents", 0, "ControlPlaneEvents", "contoso-amr-2eccddd9",
+     "2516070455951187729-05cf758dc6a408f000284feeb9985668"),
 ]
 
 

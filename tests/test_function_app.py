@@ -10,11 +10,18 @@ import pytest
 from azure.eventgrid import SystemEventNames
 
 import handlers
-from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import (
+    APP_CONFIGURATION_EVENTS,
+    CONTROL_PLANE_EVENTS,
+    REDIS_CACHE_EVENTS,
+    UNHANDLED_EVENTS,
+)
 from tests.conftest import load_sample, rows
 from tools.trigger import indexed_functions
 
-SAMPLE_FILES = ["redis-eventgrid", "redis-cloudevents", "appconfig-eventgrid", "appconfig-cloudevents"]
+SAMPLE_FILES = ["redis-eventgrid", "redis-cloudevents", "appconfig-eventgrid", "appconfig-cloudevents",
+                "control-plane-eventgrid", "control-plane-cloudevents"]
+TABLES = {"redis": REDIS_CACHE_EVENTS, "appconfig": APP_CONFIGURATION_EVENTS, "control-plane": CONTROL_PLANE_EVENTS}
 SUPPORTED = {
     SystemEventNames.RedisScalingCompletedEventName, SystemEventNames.RedisPatchingCompletedEventName,
     SystemEventNames.RedisImportRDBCompletedEventName, SystemEventNames.RedisExportRDBCompletedEventName,
@@ -22,6 +29,13 @@ SUPPORTED = {
     SystemEventNames.AppConfigurationKeyValueDeletedEventName,
     SystemEventNames.AppConfigurationSnapshotCreatedEventName,
     SystemEventNames.AppConfigurationSnapshotModifiedEventName,
+    SystemEventNames.ResourceWriteSuccessEventName, SystemEventNames.ResourceWriteFailureEventName,
+    SystemEventNames.ResourceWriteCancelEventName, SystemEventNames.ResourceDeleteSuccessEventName,
+    SystemEventNames.ResourceDeleteFailureEventName, SystemEventNames.ResourceDeleteCancelEventName,
+    SystemEventNames.ResourceActionSuccessEventName, SystemEventNames.ResourceActionFailureEventName,
+    SystemEventNames.ResourceActionCancelEventName,
+    SystemEventNames.ResourceNotificationsResourceManagementCreatedOrUpdatedEventName,
+    SystemEventNames.ResourceNotificationsResourceManagementDeletedEventName,
 }
 
 
@@ -83,7 +97,7 @@ def test_samples_cover_every_supported_type_in_both_schemas():
 def test_each_sample_event_lands_in_its_table_once(store, send, sample):
     # Given the sample events of one file
     events = load_sample(sample)
-    table = REDIS_CACHE_EVENTS if sample.startswith("redis") else APP_CONFIGURATION_EVENTS
+    table = TABLES[sample.rsplit("-", 1)[0]]
     # When each is delivered through the trigger twice (at-least-once delivery)
     for event in events + events:
         send(event)

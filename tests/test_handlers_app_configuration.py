@@ -6,16 +6,13 @@ import copy
 import datetime as dt
 import itertools
 import random
-import threading
 
 import pytest
 
-from eventaudit.events import from_trigger
-from eventaudit.ingest import Outcome, ingest
 from eventaudit.storage import keys
 from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS, UNHANDLED_EVENTS
 from tests.conftest import load_sample, rows
-from tools.trigger import decode
+from tests.harness import ingest_at_once
 
 STORE_TOPIC = ("/subscriptions/5b4b650e-28b9-4790-b3ab-ddbd88d727c4/resourceGroups/platform-prod"
                "/providers/microsoft.appconfiguration/configurationstores/contoso")
@@ -138,24 +135,7 @@ def test_concurrent_instances_do_not_lose_the_latest_update(store, make_store):
     instances = [make_store() for _ in range(8)]
     events = [kv_event(time=f"2026-11-22T10:00:{i:02d}Z", etag=f"e{i}") for i in range(40)]
     random.Random(7).shuffle(events)
-    barrier = threading.Barrier(8)
-
-    errors = []
-
-    def run(index):
-        try:
-            barrier.wait()
-            for event in events[index::8]:
-                assert ingest(from_trigger(decode(event)), instances[index]) is Outcome.RECORDED
-        except BaseException as error:  # a thread's exception would otherwise vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    ingest_at_once(instances, events)
     # Then the latest version is the state, whatever the interleaving
     assert key_state(store)["ETag"] == "e39"
 
@@ -170,11 +150,11 @@ def test_a_lost_etag_race_is_decided_again_on_what_the_other_writer_wrote(store,
     original = type(store)._replace_if_unchanged
     calls = []
 
-    def interleaved(self, entity, etag):
+    def interleaved(self, table, entity, etag, *args):
         if not calls:
             calls.append(etag)
             send(newer)  # the other instance wins the race
-        return original(self, entity, etag)
+        return original(self, table, entity, etag, *args)
 
     monkeypatch.setattr(type(store), "_replace_if_unchanged", interleaved)
     # When our (older) event is applied

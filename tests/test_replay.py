@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, REDIS_CACHE_EVENTS, UNHANDLED_EVENTS
+from eventaudit.storage.tables import (
+    APP_CONFIGURATION_EVENTS,
+    CONTROL_PLANE_EVENTS,
+    REDIS_CACHE_EVENTS,
+    UNHANDLED_EVENTS,
+)
 from tests.conftest import SAMPLES, load_sample, rows
 from tools import replay
 
@@ -21,10 +26,11 @@ def test_replays_the_samples_folder_twice_without_duplicates(store, capsys):
     assert replay.main([str(SAMPLES)]) == 0
     assert replay.main([str(SAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert out.count("20 events: 19 recorded, 1 kept in UnhandledEvents, 0 failed") == 2
+    assert out.count("51 events: 49 recorded, 2 kept in UnhandledEvents, 0 failed") == 2
     assert len(rows(store, REDIS_CACHE_EVENTS)) == 8
     assert len(rows(store, APP_CONFIGURATION_EVENTS)) == 11
-    assert len(rows(store, UNHANDLED_EVENTS)) == 1
+    assert len(rows(store, CONTROL_PLANE_EVENTS)) == 30
+    assert len(rows(store, UNHANDLED_EVENTS)) == 2
 
 
 def test_replays_a_single_event_object(store, tmp_path):

@@ -11,7 +11,7 @@ from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
 from eventaudit.storage import reset_store
 from tools.azurite import ROOT, Azurite
 from tools.replay import configure_logging, load_events, print_report, replay
-from tools.show import show
+from tools.show import show, show_scalings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print_report(report)
         print_report(replay(events))
         show(limit=50)
+        show_scalings()
         if args.keep_running:
             print(f"\nAUDIT_STORAGE='{azurite.connection_string}'\nPress Ctrl+C to stop Azurite.")
             try:

@@ -17,6 +17,7 @@ from eventaudit.storage import get_store, reset_store
 from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
+    CONTROL_PLANE_EVENTS,
     REDIS_CACHE_EVENTS,
     UNHANDLED_EVENTS,
 )
@@ -30,6 +31,8 @@ VIEWS: dict[str, tuple[Sequence[str], str]] = {
     APP_CONFIGURATION_KEYS: (("StoreName", "Key", "Label", "Deleted", "LastChange", "LastEventTime", "ETag"),
                              "LastEventTime"),
     UNHANDLED_EVENTS: (("EventTime", "EventType", "EventId", "Reason"), "EventTime"),
+    CONTROL_PLANE_EVENTS: (("EventTime", "ResourceName", "SubResource", "Change", "Outcome", "CallerType",
+                            "CallerUpn", "ClientIp", "PreviousSku", "Sku"), "EventTime"),
 }
 MAX_CELL = 48
 
@@ -65,6 +68,21 @@ def show(limit: int, out: Any = None) -> None:
         print(format_table(columns, rows[:limit]), file=out)
         if len(rows) > limit:
             print(f"... {len(rows) - limit} more", file=out)
+
+
+def show_scalings(out: Any = None) -> None:
+    """Who scaled each cache, and from which size to which (readers: audit-log redis history)."""
+    from eventaudit.queries import REDIS_CACHE, list_resources
+    from eventaudit.queries.control_plane import scalings
+
+    out = out or sys.stdout
+    store = get_store()
+    print("\nWho scaled which cache, from which size to which (audit-log redis history <cache>)", file=out)
+    for cache in list_resources(store, REDIS_CACHE):
+        for item in scalings(store, cache.name):
+            when = cell(item.time)
+            print(f"  {cache.name} ({item.details.get('product') or cache.product}), {when}: {item.summary}",
+                  file=out)
 
 
 def main(argv: list[str] | None = None) -> int:

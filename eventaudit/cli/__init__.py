@@ -3,6 +3,8 @@
     audit-log redis ops contoso-sessions --since 24h
     audit-log redis failures --since 2026-11-01 --until 2026-11-08
     audit-log redis last-scaling
+    audit-log redis history contoso-sessions --since 7d
+    audit-log appconfig store-changes contoso
     audit-log appconfig history contoso Checkout:Timeout --label Production
     audit-log appconfig changes contoso --since 7d --json
     audit-log appconfig keys contoso --deleted
@@ -41,7 +43,8 @@ OPERATION_COLUMNS: list[Column] = [
 ]
 SCALING_COLUMNS: list[Column] = [
     ("CACHE", lambda s: s.cache), ("RESOURCE GROUP", lambda s: s.resource_group),
-    ("LAST SCALING", lambda s: s.last_scaling.event_time if s.last_scaling else "never recorded"),
+    ("LAST SCALING", lambda s: s.last_scaling.event_time if s.last_scaling else (
+        "not published: see redis history" if s.product == "Azure Managed Redis" else "never recorded")),
     ("STATUS", lambda s: ("FAILED" if s.last_scaling.failed else s.last_scaling.status) if s.last_scaling
      else ""),
 ]
@@ -55,8 +58,13 @@ KEY_COLUMNS: list[Column] = [
     ("LAST CHANGE", lambda s: s.last_change), ("AT", lambda s: s.last_event_time), ("ETAG", lambda s: s.etag),
 ]
 RESOURCE_COLUMNS: list[Column] = [
-    ("NAME", lambda r: r.name), ("RESOURCE GROUP", lambda r: r.resource_group),
+    ("NAME", lambda r: r.name), ("TYPE", lambda r: r.product), ("RESOURCE GROUP", lambda r: r.resource_group),
     ("SUBSCRIPTION", lambda r: r.subscription_id),
+]
+# A cache's or store's history: Redis events and control-plane changes (the whole text with --json).
+HISTORY_COLUMNS: list[Column] = [
+    ("TIME", lambda i: i.time), ("RESOURCE", lambda i: i.resource), ("EVENT", lambda i: i.kind),
+    ("WHAT", lambda i: i.what), ("WHO", lambda i: i.who), ("FROM", lambda i: i.client_ip),
 ]
 
 
@@ -123,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          help="failed operations across all caches")
     failures.add_argument("--cache", action="append", help="only this cache (repeatable)")
     redis_commands.add_parser("last-scaling", parents=[common, paged], help="each cache's last scaling")
+    cache_history = redis_commands.add_parser(
+        "history", parents=[common, paged, ranged],
+        help="one cache's Redis events and control-plane changes, with who asked for a scaling")
+    cache_history.add_argument("cache")
 
     config = areas.add_parser("appconfig", aliases=["config"], help="Azure App Configuration changes")
     config_commands = config.add_subparsers(dest="command", required=True)
@@ -145,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            help="snapshot events")
     snapshots.add_argument("store")
     snapshots.add_argument("--snapshot", help="only this snapshot")
+    store_changes = config_commands.add_parser("store-changes", parents=[common, paged, ranged],
+                                               help="control-plane changes of a store (SKU, replicas, ...)")
+    store_changes.add_argument("store")
     return parser
 
 
@@ -166,6 +181,11 @@ def run(args: argparse.Namespace, store: Any) -> tuple[Any, Sequence[Column], st
                 "no failed operations")
     if command == ("redis", "last-scaling"):
         return q.last_scaling(store, **paging), SCALING_COLUMNS, "no cache recorded yet"
+    if command == ("redis", "history"):
+        return q.history(store, q.REDIS_CACHE, args.cache, **paging), HISTORY_COLUMNS, "nothing recorded"
+    if command == ("appconfig", "store-changes"):
+        return (q.history(store, q.APP_CONFIGURATION_STORE, args.store, **paging), HISTORY_COLUMNS,
+                "no control-plane changes")
     if command == ("appconfig", "stores"):
         return (q.Page(q.list_resources(store, q.APP_CONFIGURATION_STORE)), RESOURCE_COLUMNS,
                 "no store recorded yet")

@@ -14,6 +14,7 @@ from eventaudit.queries.appconfig import (
     snapshot_events,
     store_changes,
 )
+from eventaudit.queries.control_plane import HistoryItem, history
 from eventaudit.queries.errors import InvalidQuery, QueryError, UnknownResource
 from eventaudit.queries.models import ConfigChange, KeyState, LastScaling, Page, RedisOperation, Resource
 from eventaudit.queries.ranges import TIME_HELP, TimeRange, parse_time, time_range
@@ -29,8 +30,9 @@ from eventaudit.queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, l
 
 __all__ = [
     "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",
-    "TIME_HELP", "ConfigChange", "InvalidQuery", "KeyState", "LastScaling", "Page", "QueryError",
-    "RedisOperation", "Resource", "TimeRange", "UnknownResource", "cache_operations", "check_limit",
-    "current_keys", "failed_operations", "key_history", "last_scaling", "list_resources", "parse_time",
-    "recent_changes", "recent_operations", "resolve", "snapshot_events", "store_changes", "time_range",
+    "TIME_HELP", "ConfigChange", "HistoryItem", "InvalidQuery", "KeyState", "LastScaling", "Page",
+    "QueryError", "RedisOperation", "Resource", "TimeRange", "UnknownResource", "cache_operations",
+    "check_limit", "current_keys", "failed_operations", "history", "key_history", "last_scaling",
+    "list_resources", "parse_time", "recent_changes", "recent_operations", "resolve", "snapshot_events",
+    "store_changes", "time_range",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from eventaudit.control_plane.targets import family_of
 from eventaudit.queries.ranges import iso
 from eventaudit.timestamps import as_utc
 
@@ -37,6 +38,9 @@ class Resource(_Record):
     resource_group: str | None
     subscription_id: str | None
     resource_id: str | None
+    # Microsoft.Cache/Redis, Microsoft.Cache/redisEnterprise, Microsoft.AppConfiguration/configurationStores
+    resource_type: str | None = None
+    product: str | None = None  # Azure Cache for Redis, Azure Managed Redis, App Configuration store
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class LastScaling(_Record):
     cache: str
     resource_group: str | None
     last_scaling: RedisOperation | None
+    product: str | None = None  # Azure Managed Redis publishes no scaling event: see the cache's history
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,14 @@ def _time(entity: Mapping[str, Any], name: str) -> dt.datetime | None:
 
 
 def resource_from(entity: Mapping[str, Any]) -> Resource:
+    # Rows written before Azure Managed Redis was recorded have no ResourceType: their kind says it.
+    family = family_of(_text(entity, "ResourceType"), str(entity.get("PartitionKey", "")))
     return Resource(name=_text(entity, "Name") or str(entity["RowKey"]),
                     resource_group=_text(entity, "ResourceGroup"),
                     subscription_id=_text(entity, "SubscriptionId"),
-                    resource_id=_text(entity, "ResourceId") or None)
+                    resource_id=_text(entity, "ResourceId") or None,
+                    resource_type=family.type_name if family else None,
+                    product=family.product if family else None)
 
 
 def redis_operation_from(entity: Mapping[str, Any]) -> RedisOperation:

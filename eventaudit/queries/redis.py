@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eventaudit.queries.errors import InvalidQuery
-from eventaudit.queries.models import LastScaling, Page, RedisOperation, redis_operation_from
+from eventaudit.queries.models import LastScaling, Page, RedisOperation, Resource, redis_operation_from
 from eventaudit.queries.ranges import ANY_TIME, TimeRange
 from eventaudit.queries.reader import (
     PartitionQuery,
@@ -23,6 +23,7 @@ from eventaudit.storage.tables import REDIS_CACHE_EVENTS
 OPERATIONS = ("Scaling", "Patching", "ImportRDB", "ExportRDB")
 STATUSES = ("Succeeded", "Failed")
 FAILED = "Failed"
+REDIS_EVENTS_TYPE = "Microsoft.Cache/Redis"  # the only cache type that publishes the four Redis events
 _COLUMNS = ("PartitionKey", "RowKey", "CacheName", "Operation", "Status", "EventTime", "OccurredAt",
             "ResourceGroup", "SubscriptionId", "EventId", "EventType", "Topic")
 
@@ -106,14 +107,17 @@ def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None
     caches = [r for r in list_resources(store, REDIS_CACHE) if r.name.lower() > after]
     page, more = caches[:limit], len(caches) > limit
 
-    def latest(name: str) -> list:
+    def latest(resource: Resource) -> list:
+        if resource.resource_type != REDIS_EVENTS_TYPE:  # Azure Managed Redis publishes no Redis events
+            return []
         [found] = read_all(store, REDIS_CACHE_EVENTS, [(
             "PartitionKey eq @pk and Operation eq @operation",
-            {"pk": keys.cache_partition(name), "operation": "Scaling"})], select=_COLUMNS, first_only=True)
+            {"pk": keys.cache_partition(resource.name), "operation": "Scaling"})], select=_COLUMNS,
+            first_only=True)
         return found
 
-    found = run_bounded(latest, [r.name for r in page])
-    items = [LastScaling(r.name, r.resource_group, redis_operation_from(rows[0]) if rows else None)
+    found = run_bounded(latest, page)
+    items = [LastScaling(r.name, r.resource_group, redis_operation_from(rows[0]) if rows else None, r.product)
              for r, rows in zip(page, found, strict=True)]
     token = encode_token("last-scaling", [], {"cache": page[-1].name.lower()}) if more and page else None
     return Page(items, token)

@@ -14,22 +14,36 @@ MAX_NAME = 260
 
 
 def list_resources(store: AuditStore, kind: str) -> list[Resource]:
-    """Every cache (kind RedisCache) or store (AppConfigurationStore) seen, by lower-case name."""
+    """Every cache (kind RedisCache, both generations) or store (AppConfigurationStore) seen, by name."""
     [entities] = read_all(store, AUDIT_RESOURCES, [("PartitionKey eq @kind", {"kind": kind})])
     entities.sort(key=lambda e: e["RowKey"])
     return [resource_from(e) for e in entities]
 
 
 def resolve(store: AuditStore, kind: str, name: str) -> Resource:
-    """The recorded resource of that name (any casing); UnknownResource if it was never seen."""
+    """The recorded resource of that name (any casing); UnknownResource if it was never seen.
+
+    Where an Azure Cache for Redis and Azure Managed Redis caches share a name, the first is returned
+    (as before Azure Managed Redis was recorded); resolve_all returns them all.
+    """
+    return resolve_all(store, kind, name)[0]
+
+
+def resolve_all(store: AuditStore, kind: str, name: str) -> list[Resource]:
+    """Every recorded resource of that name: its row (RowKey = lower-cased name) and, for caches, the
+    Azure Managed Redis caches of that name (RowKey = name~hash, keys.regional_resource_row_key)."""
     noun = "cache" if kind == REDIS_CACHE else "store"
     if not isinstance(name, str) or not name.strip():
         raise InvalidQuery(f"{noun} name is empty")
     if len(name) > MAX_NAME:
         raise InvalidQuery(f"{noun} name is longer than {MAX_NAME} characters")
-    # A parameterised lookup rather than get_entity: any text, quotes and all, is only ever data.
-    [found] = read_all(store, AUDIT_RESOURCES, [("PartitionKey eq @kind and RowKey eq @name",
-                                                 {"kind": kind, "name": name.strip().lower()})])
+    key = name.strip().lower()
+    # Parameterised lookups rather than get_entity: any text, quotes and all, is only ever data.
+    filters = [("PartitionKey eq @kind and RowKey eq @name", {"kind": kind, "name": key})]
+    if kind == REDIS_CACHE:
+        filters.append(("PartitionKey eq @kind and RowKey ge @low and RowKey lt @high",
+                        {"kind": kind, "low": f"{key}~", "high": f"{key}~~"}))
+    found = [entity for rows in read_all(store, AUDIT_RESOURCES, filters) for entity in rows]
     if not found:
         raise UnknownResource(kind, name, [r.name for r in list_resources(store, kind)])
-    return resource_from(found[0])
+    return [resource_from(entity) for entity in found]

@@ -8,6 +8,9 @@
   in one partition. Snapshot events have a partition of their own per store.
 - Key state rows live in the same shard partitions as the key's events; RowKey = hash of
   (key, label), since keys may hold characters and lengths that Table keys refuse.
+- Control-plane events of a resource (cache or store) share one partition: its lower-cased name and
+  a hash of its resource id, since Azure Managed Redis names are not globally unique and a cache of
+  each generation may share a name. Its state rows (per resource and child) use the same partition.
 """
 
 from __future__ import annotations
@@ -67,3 +70,23 @@ def unhandled_partition(time: dt.datetime | None, identity: str) -> str:
 def key_state_version(time: dt.datetime, sequence: int, identity: str) -> str:
     """Orders the events of one key: event time, then the sync token's sequence number, then id."""
     return f"{ticks(time):019d}.{max(sequence, 0):020d}.{identity}"
+
+
+def resource_hash(resource_key: str) -> str:
+    """8 hex digits of SHA-256 of a lower-cased resource id (control_plane.targets.Target.key)."""
+    return hashlib.sha256(resource_key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def control_plane_partition(name: str, resource_key: str) -> str:
+    return f"{name.lower()}-{resource_hash(resource_key)}"
+
+
+def regional_resource_row_key(name: str, resource_key: str) -> str:
+    """AuditResources RowKey of a resource whose name is unique only per region (Azure Managed Redis):
+    "~" sorts after every character of a name, so it never equals or splits another name's row."""
+    return f"{name.lower()}~{resource_hash(resource_key)}"
+
+
+def state_row_key(target_key: str) -> str:
+    """RowKey of the state of a resource or of one of its children (lower-cased id)."""
+    return hashlib.sha256(target_key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -82,8 +82,12 @@ class AuditStore:
 
     # --- writes -------------------------------------------------------------------------
 
-    def append_event(self, table: str, partition: str, event: Envelope, properties: dict[str, Any]) -> None:
-        """One row for one event (upserted: a redelivery rewrites the same row)."""
+    def append_event(self, table: str, partition: str, event: Envelope, properties: dict[str, Any], *,
+                     mode: UpdateMode = UpdateMode.REPLACE) -> str:
+        """One row for one event (upserted: a redelivery rewrites the same row); returns its RowKey.
+
+        MERGE keeps properties other writers added to the row since (control-plane `Previous*`).
+        """
         if event.time is None:  # ingest refuses undated events before any handler runs
             raise ValueError("an event row needs the event time")
         entity = {
@@ -92,17 +96,23 @@ class AuditStore:
             **event_properties(event),
             **properties,
         }
-        self._upsert(table, [entity])
+        self._upsert(table, [entity], mode)
+        return entity["RowKey"]
 
-    def register_resource(self, kind: str, resource: ResourceId, resource_id: str | None) -> None:
-        """Note a cache or store once per process, so readers can list them from AuditResources."""
-        marker = (kind, resource.name.lower())
+    def register_resource(self, kind: str, resource: ResourceId, resource_id: str | None, *,
+                          row_key: str | None = None, properties: dict[str, Any] | None = None) -> None:
+        """Note a cache or store once per process, so readers can list them from AuditResources.
+
+        The RowKey is the lower-cased name unless `row_key` says otherwise (Azure Managed Redis).
+        """
+        row_key = row_key or resource.name.lower()
+        marker = (kind, row_key)
         if marker in self._registered:
             return
         entity = {
-            "PartitionKey": kind, "RowKey": resource.name.lower(), "Name": resource.name,
+            "PartitionKey": kind, "RowKey": row_key, "Name": resource.name,
             "ResourceGroup": resource.resource_group, "SubscriptionId": resource.subscription_id,
-            "ResourceId": resource_id or "",
+            "ResourceId": resource_id or "", **(properties or {}),
         }
         with self._register_lock:
             if marker in self._registered:
@@ -111,33 +121,51 @@ class AuditStore:
             self._registered.add(marker)
 
     def apply_key_state(self, partition: str, row: str, state: dict[str, Any], version: str) -> bool:
-        """Make `state` the key's state unless a newer event already set it; True if applied.
+        """Make `state` the key's state unless a newer event already set it; True if applied."""
+        return self.apply_state(APP_CONFIGURATION_KEYS, partition, row, state, version)
 
-        Read, then insert or replace under the read ETag: a concurrent writer makes our write
-        fail with 409/412 and we decide again on what it wrote. Real Table Storage and Azurite
-        both honour If-Match on single-entity operations (unlike in batches on Azurite).
+    def apply_state(self, table: str, partition: str, row: str, state: dict[str, Any], version: str) -> bool:
+        """Latest event wins: write `state` unless the row holds a `Version` >= `version`; True if applied."""
+
+        def decide(current: Any) -> dict[str, Any] | None:
+            if current is not None and str(current.get("Version", "")) >= version:
+                return None  # stored state comes from a later event, or from this one
+            return {**state, "Version": version}
+
+        return self.update_if(table, partition, row, decide)
+
+    def update_if(self, table: str, partition: str, row: str,
+                  decide: Callable[[Any], dict[str, Any] | None], *,
+                  mode: UpdateMode = UpdateMode.REPLACE) -> bool:
+        """Write what `decide(current row or None)` returns (None: leave the row); True if written.
+
+        Read, then insert or update under the read ETag: a concurrent writer makes our write fail
+        with 409/412 and we decide again on what it wrote. Real Table Storage and Azurite both honour
+        If-Match on single-entity operations (unlike in batches on Azurite).
         """
-        entity = {"PartitionKey": partition, "RowKey": row, **state, "Version": version}
-        self._check(entity)
         for _ in range(MAX_KEY_STATE_ATTEMPTS):
-            current = self._call(APP_CONFIGURATION_KEYS, lambda c: _get_or_none(c, partition, row))
+            current = self._call(table, lambda c: _get_or_none(c, partition, row))
+            properties = decide(current)
+            if properties is None:
+                return False
+            entity = {"PartitionKey": partition, "RowKey": row, **properties}
+            self._check(entity)
             try:
                 if current is None:
-                    self._call(APP_CONFIGURATION_KEYS, lambda c: c.create_entity(entity))
-                    return True
-                if str(current.get("Version", "")) >= version:
-                    return False  # stored state comes from a later event, or from this one
-                self._replace_if_unchanged(entity, current.metadata["etag"])
+                    self._call(table, lambda c, new=entity: c.create_entity(new))
+                else:
+                    self._replace_if_unchanged(table, entity, current.metadata["etag"], mode)
                 return True
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                logger.info("Key state %s/%s changed while we wrote it; deciding again", partition, row)
+                logger.info("%s row %s/%s changed while we wrote it; deciding again", table, partition, row)
         raise TransientStorageError(
-            f"key state {partition}/{row} kept changing under {MAX_KEY_STATE_ATTEMPTS} attempts"
+            f"{table} row {partition}/{row} kept changing under {MAX_KEY_STATE_ATTEMPTS} attempts"
         )
 
-    def _replace_if_unchanged(self, entity: dict[str, Any], etag: str) -> None:
-        self._call(APP_CONFIGURATION_KEYS, lambda c: c.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified))
+    def _replace_if_unchanged(self, table: str, entity: dict[str, Any], etag: str,
+                              mode: UpdateMode = UpdateMode.REPLACE) -> None:
+        self._call(table, lambda c: c.update_entity(
+            entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified))
 
     def record_unhandled(self, event: Envelope, reason: str) -> None:
         """Keep an event no handler applied, losslessly: large events span several rows."""
@@ -165,6 +193,34 @@ class AuditStore:
             raise PermanentStorageError(f"event of {len(text)} characters is too large to record")
         self._upsert(UNHANDLED_EVENTS, [main, *parts])
 
+    # --- reads ------------------------------------------------------------------------------
+
+    def neighbours(self, table: str, partition: str, row_key: str, clauses: str, parameters: dict[str, Any],
+                   select: list[str]) -> tuple[Any, Any]:
+        """The rows of `partition` matching `clauses` right after and right before `row_key`.
+
+        With event RowKeys (inverted time) that is the next older and the next newer event. Table
+        Storage returns rows in ascending RowKey order only: the older one is the first row after,
+        the newer one the last row before (all rows before it are read: they are few, since a row
+        is written when its event arrives).
+        """
+        base = {**parameters, "pk": partition, "rk": row_key}
+
+        def older(client: TableClient) -> Any:
+            query = client.query_entities(f"PartitionKey eq @pk and RowKey gt @rk and {clauses}",
+                                          parameters=base, select=select, results_per_page=1)
+            return next(iter(query), None)
+
+        def newer(client: TableClient) -> Any:
+            query = client.query_entities(f"PartitionKey eq @pk and RowKey lt @rk and {clauses}",
+                                          parameters=base, select=select)
+            last = None
+            for last in query:  # noqa: B007  (the loop keeps the last row)
+                pass
+            return last
+
+        return self._call(table, older), self._call(table, newer)
+
     # --- reads used by tools and tests ----------------------------------------------------
 
     def read_unhandled_event(self, partition: str, row: str) -> str:
@@ -180,13 +236,14 @@ class AuditStore:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _upsert(self, table: str, entities: list[dict[str, Any]]) -> None:
+    def _upsert(self, table: str, entities: list[dict[str, Any]],
+                mode: UpdateMode = UpdateMode.REPLACE) -> None:
         for entity in entities:
             self._check(entity)
         if len(entities) == 1:
-            self._call(table, lambda c: c.upsert_entity(entities[0], mode=UpdateMode.REPLACE))
+            self._call(table, lambda c: c.upsert_entity(entities[0], mode=mode))
         else:  # One partition, so one atomic transaction: all rows land or none.
-            operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities]
+            operations = [("upsert", e, {"mode": mode}) for e in entities]
             self._call(table, lambda c: c.submit_transaction(operations))
 
     def _call(self, table: str, operation: Callable[[TableClient], T]) -> T:

@@ -4,8 +4,12 @@ REDIS_CACHE_EVENTS = "RedisCacheEvents"
 APP_CONFIGURATION_EVENTS = "AppConfigurationEvents"
 APP_CONFIGURATION_KEYS = "AppConfigurationKeys"
 UNHANDLED_EVENTS = "UnhandledEvents"
+# Control-plane changes of caches and stores (Resource Manager and Resource Notifications events),
+# and the latest known properties of each resource and child.
+CONTROL_PLANE_EVENTS = "ControlPlaneEvents"
+CONTROL_PLANE_STATE = "ControlPlaneState"
 # One row per cache or store ever seen, so readers can list them without scanning.
 AUDIT_RESOURCES = "AuditResources"
 
 ALL_TABLES = (REDIS_CACHE_EVENTS, APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS, UNHANDLED_EVENTS,
-              AUDIT_RESOURCES)
+              AUDIT_RESOURCES, CONTROL_PLANE_EVENTS, CONTROL_PLANE_STATE)

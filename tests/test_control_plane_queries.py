@@ -1,0 +1,256 @@
+"""A cache's history: Redis events and control-plane changes merged, paged, and who requested a scaling."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from eventaudit import queries as q
+from eventaudit.cli import main
+from eventaudit.queries import control_plane as cp
+from eventaudit.resource_ids import fold_case
+from eventaudit.storage import keys
+from eventaudit.storage.tables import CONTROL_PLANE_EVENTS
+from tests.conftest import load_sample, rows
+from tests.test_http_api import get_json
+from tools.show import show_scalings
+
+UTC = dt.UTC
+SUB = "5b4b650e-28b9-4790-b3ab-ddbd88d727c4"
+RG = f"/subscriptions/{SUB}/resourceGroups/platform-prod"
+SESSIONS = f"{RG}/providers/Microsoft.Cache/Redis/contoso-sessions"
+SESSIONS_PARTITION = keys.control_plane_partition("contoso-sessions", fold_case(SESSIONS))
+OUTCOME = dt.datetime(2026, 11, 20, 21, 50, 19, 999566, tzinfo=UTC)  # the sample ScalingCompleted
+JANE_WRITE = "7c2a9e41-5b3d-4c8f-a1e6-2d9b8c7a6f50"
+
+
+@pytest.fixture
+def recorded(store, send):
+    for name in ("redis-eventgrid", "control-plane-eventgrid", "control-plane-cloudevents"):
+        for event in load_sample(name):
+            send(event)
+    return store
+
+
+def write(minutes_before: float, *, event_id: str, outcome: str = "Success", below: str = "",
+          correlation: str = "c-1", upn: str = "someone@contoso.com") -> dict:
+    """A ResourceWriteSuccess/Failure on contoso-sessions (or a child) some minutes before the outcome."""
+    [event] = [copy.deepcopy(e) for e in load_sample("control-plane-eventgrid") if e["id"] == JANE_WRITE]
+    time = OUTCOME - dt.timedelta(minutes=minutes_before)
+    resource = f"{SESSIONS}/{below}" if below else SESSIONS
+    event.update(id=event_id, eventTime=time.isoformat().replace("+00:00", "Z"), subject=resource,
+                 eventType=f"Microsoft.Resources.ResourceWrite{outcome}")
+    event["data"].update(resourceUri=resource, correlationId=correlation)
+    event["data"]["claims"]["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"] = upn
+    return event
+
+
+def scaling_outcome(store, send) -> q.HistoryItem:
+    send(load_sample("redis-eventgrid")[0])  # ScalingCompleted of contoso-sessions
+    [item] = [i for i in q.history(store, q.REDIS_CACHE, "contoso-sessions").items if i.kind == "Redis.Scaling"]
+    return item
+
+
+def test_a_cache_history_merges_redis_events_and_control_plane_changes_newest_first(recorded):
+    page = q.history(recorded, q.REDIS_CACHE, "Contoso-Sessions")
+    assert [(i.time.isoformat(), i.kind, i.resource) for i in page.items] == [
+        ("2026-11-21T07:58:02.661441+00:00", "ResourceManager.Delete", "contoso-sessions/firewallrules/office"),
+        ("2026-11-21T03:12:45.123456+00:00", "Redis.Patching", "contoso-sessions"),
+        ("2026-11-20T22:05:33.209110+00:00", "ResourceManager.Action", "contoso-sessions"),
+        ("2026-11-20T21:50:19.999566+00:00", "Redis.Scaling", "contoso-sessions"),
+        ("2026-11-20T21:50:18.773156+00:00", "ResourceNotifications.CreatedOrUpdated", "contoso-sessions"),
+        ("2026-11-20T21:31:09.012000+00:00", "ResourceNotifications.CreatedOrUpdated", "contoso-sessions"),
+        ("2026-11-20T21:31:07.445927+00:00", "ResourceManager.Write", "contoso-sessions"),
+        ("2026-11-18T09:12:40.123456+00:00", "ResourceNotifications.CreatedOrUpdated", "contoso-sessions"),
+    ]
+    assert page.continuation is None
+    assert [i.failed for i in page.items] == [True] + [False] * 7
+
+
+def test_the_scaling_names_its_sizes_and_who_requested_it_and_says_it_is_inferred(recorded):
+    [scaling] = [i for i in q.history(recorded, q.REDIS_CACHE, "contoso-sessions").items
+                 if i.kind == "Redis.Scaling"]
+    assert scaling.what == "Scaling Succeeded: P1 → P2"
+    assert scaling.who == "jane.doe@contoso.com (user) (inferred)"
+    assert scaling.summary == (
+        "Scaling Succeeded: P1 → P2; requested by jane.doe@contoso.com (user) from 203.0.113.24 (inferred: "
+        "the nearest successful write on the cache, 19 min before; window 6 h)")
+    requester = scaling.requested_by
+    assert (requester.matched_by, requester.event_id, requester.operation, requester.caller.object_id) == (
+        "time window", JANE_WRITE, "Microsoft.Cache/redis/write", "9a4c3b1e-6f2d-4e8a-9b7c-1d2e3f4a5b6c")
+    assert (scaling.details["fromSku"], scaling.details["toSku"]) == ("P1", "P2")
+    body = scaling.to_dict()
+    assert body["requested_by"]["caller"]["upn"] == "jane.doe@contoso.com"
+    assert body["time"] == "2026-11-20T21:50:19.999566Z"
+
+
+def test_an_azure_managed_redis_scale_names_its_sizes_and_who_requested_it(recorded):
+    items = q.history(recorded, q.REDIS_CACHE, "contoso-amr").items
+    [scale] = [i for i in items if i.requested_by is not None]
+    assert scale.kind == "ResourceNotifications.CreatedOrUpdated"
+    assert scale.what.startswith("updated: sku Balanced_B5 → Balanced_B10")
+    assert scale.who == "6d1f8c3a-2b4e-4f5a-9c8d-7e6f5a4b3c2d (service principal) (inferred)"
+    assert not any(i.kind.startswith("Redis.") for i in items)  # Azure Managed Redis publishes none
+
+
+@pytest.mark.parametrize(("writes", "expected"), [
+    ([write(30, event_id="w1")], "w1"),
+    ([write(30, event_id="older"), write(10, event_id="nearest")], "nearest"),
+    ([write(10, event_id="failed", outcome="Failure"), write(40, event_id="succeeded")], "succeeded"),
+    ([write(10, event_id="child", below="firewallRules/office"), write(40, event_id="cache")], "cache"),
+    ([write(-1, event_id="after")], None),
+    ([write(6 * 60 + 1, event_id="too-old")], None),
+    ([write(6 * 60 - 1, event_id="within")], "within"),
+    ([write(0, event_id="same-time")], "same-time"),
+], ids=["one", "nearest", "not-failed", "not-child", "not-after", "not-beyond-window", "window", "same-time"])
+def test_who_requested_a_scaling_is_the_nearest_successful_write_on_the_cache_before_it(store, send, writes,
+                                                                                         expected):
+    for event in writes:
+        send(event)
+    item = scaling_outcome(store, send)
+    assert (item.requested_by.event_id if item.requested_by else None) == expected
+    if expected is None:
+        assert item.summary == "Scaling Succeeded; requested by: no matching write recorded"
+        assert item.who is None
+
+
+def test_a_correlation_id_matches_before_the_time_window(store, send):
+    send(write(10, event_id="nearest", correlation="other"))
+    send(write(50, event_id="same-operation", correlation="op-7"))
+    by_id = cp.requested_by(store, SESSIONS_PARTITION, OUTCOME, correlation_id="op-7")
+    assert (by_id.event_id, by_id.matched_by) == ("same-operation", "correlation id")
+    assert by_id.note == "inferred: a write with the same correlation id"
+    by_time = cp.requested_by(store, SESSIONS_PARTITION, OUTCOME, correlation_id="unknown")
+    assert (by_time.event_id, by_time.matched_by) == ("nearest", "time window")
+
+
+def test_history_pages_cover_every_item_once_in_order(recorded):
+    whole = q.history(recorded, q.REDIS_CACHE, "contoso-sessions").items
+    pages, token = [], None
+    while True:
+        page = q.history(recorded, q.REDIS_CACHE, "contoso-sessions", limit=3, continuation=token)
+        pages.append(page.items)
+        token = page.continuation
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [i.time for p in pages for i in p] == [i.time for i in whole]
+    with pytest.raises(q.InvalidQuery, match="another question|other filters"):
+        q.history(recorded, q.REDIS_CACHE, "contoso-amr", continuation=q.history(
+            recorded, q.REDIS_CACHE, "contoso-sessions", limit=1).continuation)
+
+
+def test_history_within_a_time_range(recorded):
+    page = q.history(recorded, q.REDIS_CACHE, "contoso-sessions", time_range=q.time_range(
+        "2026-11-20T21:31:08Z", "2026-11-20T21:50:19Z"))
+    assert [i.time.isoformat() for i in page.items] == [
+        "2026-11-20T21:50:18.773156+00:00", "2026-11-20T21:31:09.012000+00:00"]
+
+
+def test_a_store_history_holds_its_control_plane_changes(recorded):
+    items = q.history(recorded, q.APP_CONFIGURATION_STORE, "contoso").items
+    assert [(i.kind, i.resource, i.what) for i in items][:4] == [
+        ("ResourceNotifications.Deleted", "contoso/replicas/westus", "deleted"),
+        ("ResourceManager.Delete", "contoso/replicas/westus", "delete succeeded"),
+        ("ResourceManager.Action", "contoso", "RegenerateKey failed"),
+        ("ResourceNotifications.CreatedOrUpdated", "contoso", "updated: disableLocalAuth false → true"),
+    ]
+
+
+def test_caches_of_both_generations_are_listed_and_accepted_by_name(recorded):
+    caches = q.list_resources(recorded, q.REDIS_CACHE)
+    assert [(c.name, c.product, c.resource_type) for c in caches] == [
+        ("contoso-amr", "Azure Managed Redis", "Microsoft.Cache/redisEnterprise"),
+        ("contoso-catalog", "Azure Cache for Redis", "Microsoft.Cache/Redis"),
+        ("contoso-sessions", "Azure Cache for Redis", "Microsoft.Cache/Redis")]
+    assert q.resolve(recorded, q.REDIS_CACHE, "CONTOSO-AMR").product == "Azure Managed Redis"
+    assert q.cache_operations(recorded, "contoso-amr").items == []  # accepted; no Redis events exist
+    [amr] = [s for s in q.last_scaling(recorded).items if s.cache == "contoso-amr"]
+    assert (amr.last_scaling, amr.product) == (None, "Azure Managed Redis")
+    with pytest.raises(q.UnknownResource, match="known caches: contoso-amr, contoso-catalog"):
+        q.history(recorded, q.REDIS_CACHE, "nope")
+
+
+def test_two_generations_sharing_a_name_have_one_history_naming_each(store, send):
+    # Given a migration: an Azure Managed Redis cache created under the old cache's name
+    send(load_sample("redis-eventgrid")[0])
+    amr = write(5, event_id="amr-create")
+    amr_id = SESSIONS.replace("Microsoft.Cache/Redis", "Microsoft.Cache/redisEnterprise")
+    amr.update(subject=amr_id)
+    amr["data"]["resourceUri"] = amr_id
+    send(amr)
+    items = q.history(store, q.REDIS_CACHE, "contoso-sessions").items
+    assert [(i.kind, i.details.get("product")) for i in items] == [
+        ("Redis.Scaling", None), ("ResourceManager.Write", "Azure Managed Redis")]
+    # A write on the other generation's cache is never taken for the request of this one's scaling
+    assert items[0].requested_by is None
+    assert q.resolve(store, q.REDIS_CACHE, "contoso-sessions").product == "Azure Cache for Redis"
+    # And the old cache's last scaling is not the new one's
+    assert [(s.product, s.last_scaling is not None) for s in q.last_scaling(store).items] == [
+        ("Azure Cache for Redis", True), ("Azure Managed Redis", False)]
+
+
+def test_timeline_item_needs_only_the_row(recorded):
+    [row] = [r for r in rows(recorded, CONTROL_PLANE_EVENTS) if r["EventId"] == JANE_WRITE]
+    item = cp.timeline_item(row).to_dict()
+    assert {k: item[k] for k in ("time", "kind", "resource", "summary", "failed")} == {
+        "time": "2026-11-20T21:31:07.445927Z", "kind": "ResourceManager.Write", "resource": "contoso-sessions",
+        "summary": "write succeeded by jane.doe@contoso.com (user) from 203.0.113.24", "failed": False}
+    assert item["details"]["caller"]["object_id"] == "9a4c3b1e-6f2d-4e8a-9b7c-1d2e3f4a5b6c"
+    assert item["details"]["operation"] == "Microsoft.Cache/redis/write"
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_history_caches_and_store_changes(recorded):
+    code, out, _ = run_cli("redis", "history", "contoso-sessions")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if "Redis.Scaling" in line]
+    assert "Scaling Succeeded: P1 → P2" in line and "jane.doe@contoso.com (user) (inferred)" in line
+    assert "203.0.113.24" in line
+    _, out, _ = run_cli("redis", "caches")
+    assert "contoso-amr       Azure Managed Redis" in out and "contoso-sessions  Azure Cache for Redis" in out
+    _, out, _ = run_cli("redis", "last-scaling")
+    assert "not published: see redis history" in out
+    _, out, _ = run_cli("--json", "appconfig", "store-changes", "contoso", "--limit", "2")
+    body = json.loads(out)
+    assert [i["kind"] for i in body["items"]] == ["ResourceNotifications.Deleted", "ResourceManager.Delete"]
+    assert body["continuation"]
+    code, _, err = run_cli("redis", "history", "nope")
+    assert code == 3 and "unknown cache 'nope'" in err
+
+
+def test_api_history_routes(recorded):
+    body = get_json("/api/redis/caches/contoso-sessions/history", {"limit": "4"})
+    assert [i["kind"] for i in body["items"]] == [
+        "ResourceManager.Delete", "Redis.Patching", "ResourceManager.Action", "Redis.Scaling"]
+    assert body["items"][3]["requested_by"]["caller"]["upn"] == "jane.doe@contoso.com"
+    more = get_json("/api/redis/caches/contoso-sessions/history", {"limit": "4", "continuation": body["continuation"]})
+    assert len(more["items"]) == 4 and more["continuation"] is None
+    store = get_json("/api/appconfig/stores/contoso/control-plane", {"since": "2026-11-21T09:00Z"})
+    assert store["items"][0]["resource"] == "contoso/replicas/westus"
+    assert get_json("/api/redis/caches/nope/history", status=404)["error"].startswith("unknown cache")
+    assert "unknown parameter" in get_json("/api/redis/caches/contoso-amr/history", {"cache": "x"},
+                                           status=400)["error"]
+
+
+def test_the_demo_says_who_scaled_each_cache_from_which_size_to_which(recorded):
+    out = io.StringIO()
+    show_scalings(out)
+    lines = out.getvalue().splitlines()
+    assert lines[1] == (
+        "Who scaled which cache, from which size to which (audit-log redis history <cache>)")
+    assert lines[2].startswith("  contoso-amr (Azure Managed Redis), 2026-11-22 07:45:14.009Z: updated: sku "
+                               "Balanced_B5 → Balanced_B10")
+    assert "requested by 6d1f8c3a-2b4e-4f5a-9c8d-7e6f5a4b3c2d (service principal) from 4.208.26.199" in lines[2]
+    assert lines[3].startswith("  contoso-sessions (Azure Cache for Redis), 2026-11-20 21:50:19.999Z: Scaling "
+                               "Succeeded: P1 → P2; requested by jane.doe@contoso.com (user) from 203.0.113.24")
+    assert len(lines) == 4

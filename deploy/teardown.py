@@ -27,10 +27,13 @@ def remove_event_subscriptions(az: Az, site_id: str, subscriptions: list[str], r
     for subscription in subscriptions:
         found = az.read("eventgrid", "system-topic", "list", "--subscription", subscription)
         if found is None and az.dry_run:
+            each = placeholder("each system topic")
             found = [
                 {
-                    "id": placeholder(f"each system topic of subscription {subscription}"),
-                    "name": placeholder("its name"),
+                    "id": ids.resource_id(
+                        subscription, placeholder("its group"), "Microsoft.EventGrid/systemTopics", each
+                    ),
+                    "name": each,
                     "tags": dict([topics.CREATED_BY_TAG]),
                 }
             ]
@@ -68,9 +71,8 @@ def remove_role_assignments(az: Az, principal: str, subscriptions: list[str], re
             assignment_ids = [placeholder(f"ids of the role assignments of {principal} in {subscription}")]
         if assignment_ids:
             az.change("role", "assignment", "delete", "--ids", *assignment_ids, "--yes")
-            report.append(
-                f"removed {len(listed or [])} role assignment(s) of the app in subscription {subscription}"
-            )
+            count = "the" if az.dry_run else str(len(assignment_ids))
+            report.append(f"removed {count} role assignment(s) of the app in subscription {subscription}")
 
 
 def remove_registration(az: Az, site_id: str, name: str, report: list[str]) -> None:

@@ -20,11 +20,13 @@ from typing import Any, TextIO
 
 # Added to every command run (not to the printed plan): machine-readable output, no warnings on stdout.
 GLOBAL_ARGS = ("--only-show-errors", "--output", "json")
-# az exits 3 when a show command finds no resource; older commands say so only in the message.
+# az exits 3 when an SDK call answers 404 (azure/cli/core/util.py handle_exception). Commands that send
+# raw requests (functionapp show on Flex, az rest) exit 1 with ARM's error code in the message, and
+# Graph lookups (ad app/sp show) exit 1 with "does not exist".
 NOT_FOUND_EXIT_CODE = 3
 _NOT_FOUND = re.compile(
-    r"\b(ResourceNotFound|ResourceGroupNotFound|ContainerNotFound)\b|could not be found"
-    r"|was not found"
+    r"\b(ResourceNotFound|ResourceGroupNotFound|ContainerNotFound|SubscriptionNotFound)\b"
+    r"|could not be found|was not found|does not exist|doesn't exist"
 )
 
 
@@ -52,11 +54,17 @@ def placeholder(what: str) -> str:
     return f"<{what}>"
 
 
-def get(result: Any, path: str, default: str) -> str:
-    """result[a][b]... for path "a.b", or `default` when the result (a dry run) or a part is missing."""
+def lookup(result: Any, path: str) -> Any:
+    """result[a][b]... for path "a.b"; None when the result (a dry run) or a part is missing."""
     value = result
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def get(result: Any, path: str, default: str) -> str:
+    """The string at `path`, or `default` when it is missing or empty."""
+    value = lookup(result, path)
     return value if isinstance(value, str) and value else default
 
 

@@ -13,6 +13,7 @@ CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 FUNCTION_APP = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
 # Event Grid event subscription names: 3-64 letters, digits and hyphens.
 EVENT_SUBSCRIPTION = re.compile(r"^[A-Za-z0-9-]{3,64}$")
+GROUP_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+$", re.IGNORECASE)
 RESOURCE_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+$", re.IGNORECASE
 )
@@ -50,5 +51,14 @@ def resource_id(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a resource id "
             "(/subscriptions/<id>/resourceGroups/<group>/providers/<type>/<name>)"
+        )
+    return value.rstrip("/")
+
+
+def group_reference(value: str) -> str:
+    """A resource group: a name (in the CLI's subscription) or /subscriptions/<id>/resourceGroups/<name>."""
+    if is_resource_id(value) and not GROUP_ID.match(value.rstrip("/")):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a resource group id (/subscriptions/<id>/resourceGroups/<group>)"
         )
     return value.rstrip("/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,8 @@ def ignore_patterns(root: Path) -> list[str]:
 
 
 def package_files(root: Path = PROJECT_ROOT) -> Iterator[Path]:
-    """Project files to deploy, relative to root, sorted."""
+    """Project files to deploy, relative to root, sorted. Ignored folders are not walked into (the
+    virtual environments and node_modules hold tens of thousands of files)."""
     patterns = ignore_patterns(root)
 
     def ignored(relative: Path) -> bool:
@@ -36,10 +38,12 @@ def package_files(root: Path = PROJECT_ROOT) -> Iterator[Path]:
             fnmatch.fnmatch(relative.as_posix(), pattern) for pattern in patterns
         )
 
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not ignored(relative):
-            yield relative
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        base = Path(folder).relative_to(root)
+        subfolders[:] = [name for name in subfolders if not ignored(base / name)]
+        found += [base / name for name in files if not ignored(base / name)]
+    yield from sorted(found)
 
 
 def build(destination: Path, root: Path = PROJECT_ROOT) -> str:

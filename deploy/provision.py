@@ -4,9 +4,8 @@
         --storage-account auditlog4711 --name audit-log-4711 [--python-version 3.11] [--dry-run]
 
 Every step first reads what is there and changes only what differs, so a second run changes nothing.
-One storage account serves as the Functions host storage, the deployment package store (managed
-identity, Storage Blob Data Contributor, set up by `az functionapp create`) and the audit tables
-(managed identity, Storage Table Data Contributor, set up here).
+One storage account holds the Functions host storage, the deployment package and the audit tables;
+the app reaches all three as its system identity, and no account key stays in its settings.
 """
 
 from __future__ import annotations
@@ -16,15 +15,26 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from deploy import checks, package
-from deploy.az import Az, add_common_arguments, get, placeholder, run_main
+from deploy import checks, containers, monitoring, package, signin
+from deploy.az import Az, add_common_arguments, get, lookup, placeholder, run_main
+from deploy.roles import BLOB_OWNER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR, Grant
+from deploy.topics import FUNCTION_NAME
 from eventaudit import settings
 from eventaudit.errors import ConfigurationError
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
-TABLE_ROLE = "Storage Table Data Contributor"
+# Flex Consumption instance sizes (Functions docs, flex-consumption-plan, "Instance memory").
+INSTANCE_MEMORY = (512, 2048, 4096)
+# The app's own identity on the host storage and audit tables (see deploy/roles.py for why each).
+HOST_ROLES = (BLOB_OWNER, QUEUE_CONTRIBUTOR, TABLE_CONTRIBUTOR)
+# Settings `az functionapp create` writes with an account key (appservice custom.py create_functionapp:
+# AzureWebJobsStorage always; DEPLOYMENT_STORAGE_CONNECTION_STRING for key-based deployment storage).
+KEY_SETTINGS = ("AzureWebJobsStorage", "DEPLOYMENT_STORAGE_CONNECTION_STRING")
 PACKAGE_TAG = "audit-package-sha256"
 PACKAGE_PATH = package.PROJECT_ROOT / "artifacts" / "function-app.zip"
+# Flex scale groups: a function without an HTTP/blob/durable trigger is its own group (Functions docs,
+# flex-consumption-plan, "Per-function scaling").
+ALWAYS_READY_NAME = f"function:{FUNCTION_NAME}"
 
 
 @dataclass(frozen=True)
@@ -38,40 +48,115 @@ class Options:
     table_prefix: str | None
     allowed_sources: str | None
     deploy: bool
+    instance_memory: int = 2048
+    maximum_instance_count: int = 100
+    always_ready: int = 0
+    api_auth: str = "entra"
+    entra_client_id: str | None = None
+    app_insights: str | None = None  # component name; default: the app's name
+    workspace: str | None = None  # Log Analytics workspace; default: <app>-logs
+    disable_shared_key: bool = False
+
+    @property
+    def component(self) -> str:
+        return self.app_insights or self.name
+
+    @property
+    def workspace_name(self) -> str:
+        return self.workspace or f"{self.name}-logs"
 
 
-def desired_settings(options: Options) -> dict[str, str]:
-    """The app settings the app reads (README, Configuration); None-valued options are left alone."""
-    settings = {
-        "AUDIT_STORAGE__tableServiceUri": f"https://{options.storage_account}.table.core.windows.net",
+def desired_settings(o: Options, insights: monitoring.Insights) -> dict[str, str]:
+    """The app settings the app and its host read; None-valued options are left alone."""
+    wanted = {
+        # Identity-based host storage (Functions docs, "Connecting to host storage with an identity"):
+        # the host finds blob, queue and table endpoints from the account name, as the system identity.
+        "AzureWebJobsStorage__accountName": o.storage_account,
+        "AUDIT_STORAGE__tableServiceUri": f"https://{o.storage_account}.table.core.windows.net",
         # The worker's own azure-functions would otherwise shadow ours (CloudEvents decoding).
         "PYTHON_ISOLATE_WORKER_DEPENDENCIES": "1",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": insights.connection_string,
+        # How the page and the API authenticate (BRIEF, "Sign-in for the page and the API").
+        "AUDIT_API_AUTH": o.api_auth,
     }
-    if options.table_prefix is not None:
-        settings["AUDIT_TABLE_PREFIX"] = options.table_prefix
-    if options.allowed_sources is not None:
-        settings["AUDIT_ALLOWED_SOURCES"] = options.allowed_sources
-    return settings
+    if o.table_prefix is not None:
+        wanted["AUDIT_TABLE_PREFIX"] = o.table_prefix
+    if o.allowed_sources is not None:
+        wanted["AUDIT_ALLOWED_SOURCES"] = o.allowed_sources
+    return wanted
 
 
-def provision(az: Az, options: Options) -> list[str]:
+def provision(az: Az, o: Options) -> list[str]:
     """Run every step; returns what it did, one line a step."""
-    o = options
     report: list[str] = []
-    where = ["--resource-group", o.resource_group]
+    where = ("--resource-group", o.resource_group)
 
     if az.read("group", "show", "--name", o.resource_group) is None:
         az.change("group", "create", "--name", o.resource_group, "--location", o.location)
         report.append(f"created resource group {o.resource_group}")
 
-    account = az.read("storage", "account", "show", "--name", o.storage_account, *where)
+    account = ensure_account(az, o, report)
+    account_id = get(account, "id", placeholder(f"id of storage account {o.storage_account}"))
+
+    # az looks a named deployment container up and fails if it is missing; it creates one only when
+    # none is named, under a random name (appservice custom.py _get_or_create_deployment_storage_container).
+    containers.ensure(az, account_id, o.deployment_container, "deployment container", report)
+
+    insights = monitoring.ensure(
+        az,
+        resource_group=o.resource_group,
+        location=o.location,
+        component=o.component,
+        workspace=o.workspace_name,
+        report=report,
+    )
+    app, created = ensure_app(az, o, report)
+    site_id = get(app, "id", placeholder(f"id of function app {o.name}"))
+
+    identity = az.read("functionapp", "identity", "show", "--name", o.name, *where)
+    principal = get(identity, "principalId", "")
+    if not principal:
+        identity = az.change("functionapp", "identity", "assign", "--name", o.name, *where)
+        report.append(f"assigned a system identity to {o.name}")
+        principal = get(identity, "principalId", placeholder(f"principal id of the identity of {o.name}"))
+    # Granted before the host is switched to its identity, so it never runs without access.
+    for role in HOST_ROLES:
+        Grant(principal, role, account_id, f"function app {o.name}").ensure(az, report)
+
+    if o.api_auth == "entra":
+        host = get(app, "properties.defaultHostName", f"{o.name}.azurewebsites.net")
+        signin.configure(
+            az, site_id=site_id, app_name=o.name, host=host, client_id=o.entra_client_id, report=report
+        )
+
+    apply_settings(az, o, desired_settings(o, insights), created, report)
+    if o.disable_shared_key and lookup(account, "allowSharedKeyAccess") is not False:
+        # Only once nothing in the app uses a key any more.
+        az.change(
+            "storage",
+            "account",
+            "update",
+            "--name",
+            o.storage_account,
+            *where,
+            "--allow-shared-key-access",
+            "false",
+        )
+        report.append(f"disallowed shared-key access on {o.storage_account}")
+
+    if o.deploy:
+        deploy_code(az, o, app, site_id, report)
+    return report
+
+
+def ensure_account(az: Az, o: Options, report: list[str]) -> Any:
+    where = ("--name", o.storage_account, "--resource-group", o.resource_group)
+    account = az.read("storage", "account", "show", *where)
     if account is None:
         account = az.change(
             "storage",
             "account",
             "create",
-            "--name",
-            o.storage_account,
             *where,
             "--location",
             o.location,
@@ -85,109 +170,62 @@ def provision(az: Az, options: Options) -> list[str]:
             "false",
         )
         report.append(f"created storage account {o.storage_account}")
-    account_id = get(account, "id", placeholder(f"id of storage account {o.storage_account}"))
+    return account
 
-    app = az.read("functionapp", "show", "--name", o.name, *where)
-    if app is None:
-        # Flex Consumption: the plan comes with the app; the deployment container and the identity's
-        # Storage Blob Data Contributor role on it are made by az (SystemAssignedIdentity).
-        app = az.change(
-            "functionapp",
-            "create",
-            "--name",
-            o.name,
-            *where,
-            "--storage-account",
-            o.storage_account,
-            "--flexconsumption-location",
-            o.location,
-            "--runtime",
-            "python",
-            "--runtime-version",
-            o.python_version,
-            "--deployment-storage-name",
-            o.storage_account,
-            "--deployment-storage-container-name",
-            o.deployment_container,
-            "--deployment-storage-auth-type",
-            "SystemAssignedIdentity",
-            "--https-only",
-            "true",
-        )
-        report.append(f"created function app {o.name} (Flex Consumption, Python {o.python_version})")
-    else:
+
+def ensure_app(az: Az, o: Options, report: list[str]) -> tuple[Any, bool]:
+    """The function app (Flex Consumption), and whether this run created it."""
+    where = ("--name", o.name, "--resource-group", o.resource_group)
+    app = az.read("functionapp", "show", *where)
+    if app is not None:
         _warn_on_other_runtime(app, o)
-    app_id = get(app, "id", placeholder(f"id of function app {o.name}"))
-
-    identity = az.read("functionapp", "identity", "show", "--name", o.name, *where)
-    principal = get(identity, "principalId", "")
-    if not principal:
-        identity = az.change("functionapp", "identity", "assign", "--name", o.name, *where)
-        report.append(f"assigned a system identity to {o.name}")
-        principal = get(identity, "principalId", placeholder(f"principal id of the identity of {o.name}"))
-
-    role_args = ("--assignee-object-id", principal, "--role", TABLE_ROLE, "--scope", account_id)
-    if not az.read("role", "assignment", "list", *role_args):
-        # The principal type spares a Graph lookup that fails while a new identity replicates.
-        az.change("role", "assignment", "create", *role_args, "--assignee-principal-type", "ServicePrincipal")
-        report.append(f"granted {TABLE_ROLE} on {o.storage_account} to {o.name}")
-
-    current = {
-        item.get("name"): item.get("value")
-        for item in az.read("functionapp", "config", "appsettings", "list", "--name", o.name, *where) or []
-    }
-    changed = {key: value for key, value in desired_settings(o).items() if current.get(key) != value}
-    if changed:
-        az.change(
-            "functionapp",
-            "config",
-            "appsettings",
-            "set",
-            "--name",
-            o.name,
-            *where,
-            "--settings",
-            *(f"{key}={value}" for key, value in changed.items()),
-        )
-        report.append("set app settings " + ", ".join(changed))
-
-    if o.deploy:
-        digest = package.build(PACKAGE_PATH)
-        deployed = (app or {}).get("tags") or {}
-        if deployed.get(PACKAGE_TAG) != digest:
-            # Python on Flex Consumption is always built remotely (az forces it); said here for clarity.
-            az.change(
-                "functionapp",
-                "deployment",
-                "source",
-                "config-zip",
-                "--name",
-                o.name,
-                *where,
-                "--src",
-                str(PACKAGE_PATH),
-                "--build-remote",
-                "true",
-            )
-            # The tag records what was deployed, so an unchanged package is not deployed again.
-            az.change(
-                "tag",
-                "update",
-                "--resource-id",
-                app_id,
-                "--operation",
-                "Merge",
-                "--tags",
-                f"{PACKAGE_TAG}={digest}",
-            )
-            report.append(f"deployed the code ({PACKAGE_PATH.name}, sha256 {digest[:12]})")
-    return report
+        update_scale(az, o, app, report)
+        return app, False
+    args = [
+        "functionapp",
+        "create",
+        *where,
+        "--storage-account",
+        o.storage_account,
+        "--flexconsumption-location",
+        o.location,
+        "--runtime",
+        "python",
+        "--runtime-version",
+        o.python_version,
+        "--deployment-storage-name",
+        o.storage_account,
+        "--deployment-storage-container-name",
+        o.deployment_container,
+        # az gives the app a system identity and Storage Blob Data Contributor on the deployment account.
+        "--deployment-storage-auth-type",
+        "SystemAssignedIdentity",
+        "--app-insights",
+        o.component,
+        "--instance-memory",
+        str(o.instance_memory),
+        "--maximum-instance-count",
+        str(o.maximum_instance_count),
+        "--https-only",
+        "true",
+    ]
+    if o.always_ready:
+        args += ["--always-ready-instances", f"{ALWAYS_READY_NAME}={o.always_ready}"]
+    app = az.change(*args)
+    report.append(
+        f"created function app {o.name} (Flex Consumption, Python {o.python_version}, "
+        f"{o.instance_memory} MB, at most {o.maximum_instance_count} instances, "
+        f"{o.always_ready} always ready for {FUNCTION_NAME})"
+    )
+    return app, True
 
 
 def _warn_on_other_runtime(app: dict[str, Any], o: Options) -> None:
-    runtime = (app.get("functionAppConfig") or {}).get("runtime") or {}
+    # `az functionapp show` prints a Flex app as ARM's raw shape (appservice custom.py show_functionapp
+    # -> get_raw_functionapp): the Flex settings are under properties.functionAppConfig.
+    runtime = lookup(app, "properties.functionAppConfig.runtime") or {}
     name, version = runtime.get("name"), runtime.get("version")
-    if name and (name.lower(), str(version)) != ("python", o.python_version):
+    if name and (str(name).lower(), str(version)) != ("python", o.python_version):
         print(
             f"warning: {o.name} already exists and runs {name} {version}, not python {o.python_version}; "
             "this script does not change a runtime",
@@ -195,9 +233,102 @@ def _warn_on_other_runtime(app: dict[str, Any], o: Options) -> None:
         )
 
 
+def update_scale(az: Az, o: Options, app: dict[str, Any], report: list[str]) -> None:
+    scale = lookup(app, "properties.functionAppConfig.scaleAndConcurrency") or {}
+    where = ("--name", o.name, "--resource-group", o.resource_group)
+    if (scale.get("instanceMemoryMB"), scale.get("maximumInstanceCount")) != (
+        o.instance_memory,
+        o.maximum_instance_count,
+    ):
+        az.change(
+            "functionapp",
+            "scale",
+            "config",
+            "set",
+            *where,
+            "--instance-memory",
+            str(o.instance_memory),
+            "--maximum-instance-count",
+            str(o.maximum_instance_count),
+        )
+        report.append(
+            f"set instance memory {o.instance_memory} MB, at most {o.maximum_instance_count} instances"
+        )
+    ready = {item.get("name"): item.get("instanceCount") for item in scale.get("alwaysReady") or []}
+    if ready.get(ALWAYS_READY_NAME, 0) != o.always_ready:
+        az.change(
+            "functionapp",
+            "scale",
+            "config",
+            "always-ready",
+            "set",
+            *where,
+            "--settings",
+            f"{ALWAYS_READY_NAME}={o.always_ready}",
+        )
+        report.append(f"set {o.always_ready} always-ready instances for {FUNCTION_NAME}")
+
+
+def apply_settings(az: Az, o: Options, wanted: dict[str, str], created: bool, report: list[str]) -> None:
+    """Set what differs, then delete the key-based settings: the host has its identity settings first."""
+    where = ("--name", o.name, "--resource-group", o.resource_group)
+    listed = az.read("functionapp", "config", "appsettings", "list", *where) or []
+    current = {item.get("name"): item.get("value") for item in listed}
+    changed = {key: value for key, value in wanted.items() if current.get(key) != value}
+    if changed:
+        az.change(
+            "functionapp",
+            "config",
+            "appsettings",
+            "set",
+            *where,
+            "--settings",
+            *(f"{key}={value}" for key, value in changed.items()),
+        )
+        report.append("set app settings " + ", ".join(changed))
+    # A new app always has AzureWebJobsStorage with the account key (written by functionapp create).
+    stale = [key for key in KEY_SETTINGS if key in current or (created and key == "AzureWebJobsStorage")]
+    if stale:
+        az.change("functionapp", "config", "appsettings", "delete", *where, "--setting-names", *stale)
+        report.append("deleted key-based settings " + ", ".join(stale))
+
+
+def deploy_code(az: Az, o: Options, app: Any, site_id: str, report: list[str]) -> None:
+    digest = package.build(PACKAGE_PATH)
+    deployed = (app or {}).get("tags") or {}
+    if deployed.get(PACKAGE_TAG) == digest:
+        return
+    # Python on Flex Consumption is always built remotely (az forces it); said here for clarity.
+    az.change(
+        "functionapp",
+        "deployment",
+        "source",
+        "config-zip",
+        "--name",
+        o.name,
+        "--resource-group",
+        o.resource_group,
+        "--src",
+        str(PACKAGE_PATH),
+        "--build-remote",
+        "true",
+    )
+    # The tag records what was deployed, so an unchanged package is not deployed again.
+    az.change(
+        "tag", "update", "--resource-id", site_id, "--operation", "Merge", "--tags", f"{PACKAGE_TAG}={digest}"
+    )
+    report.append(f"deployed the code ({PACKAGE_PATH.name}, sha256 {digest[:12]})")
+
+
 def summary(o: Options, report: list[str], dry_run: bool) -> str:
     prefix = o.table_prefix or ""
+    prefix_env = f" AUDIT_TABLE_PREFIX={prefix}" if prefix else ""
     done = "\n".join(f"  - {line}" for line in report) or "  nothing: everything was already in place"
+    if o.api_auth == "entra":
+        sign_in = f"""Sign in to the page (Microsoft Entra ID): https://{o.name}.azurewebsites.net/.auth/login/aad
+Scripts send a token: az account get-access-token --resource api://<client id> --query accessToken"""
+    else:
+        sign_in = "The page and the API take the function key (header x-functions-key; never in a URL)."
     return f"""
 {"Planned (dry run, nothing was run)" if dry_run else "Done"}:
 {done}
@@ -205,14 +336,16 @@ def summary(o: Options, report: list[str], dry_run: bool) -> str:
 Function app: {o.name} (resource group {o.resource_group}). Subscribe caches and stores to it with:
   python -m deploy.subscribe --function-app {o.name} --resource-group {o.resource_group} \\
       --deadletter-account {o.storage_account} --redis <cache name> --appconfig <store name> \\
-      --source-resource-group <their resource group>
-Its Event Grid endpoint: $(az functionapp show --name {o.name} --resource-group {o.resource_group} \\
-      --query id --output tsv)/functions/record_event
-Recorded events (tables {prefix}RedisCacheEvents, {prefix}AppConfigurationEvents,
-{prefix}AppConfigurationKeys, {prefix}UnhandledEvents), e.g.:
+      --managed-redis <Azure Managed Redis name> --source-resource-group <their resource group>
+{sign_in}
+Recorded events (tables {prefix}RedisCacheEvents, {prefix}AppConfigurationEvents, ...), e.g.:
   az storage entity query --account-name {o.storage_account} --auth-mode login \\
       --table-name {prefix}RedisCacheEvents --num-results 10
-Logs: Application Insights resource '{o.name}' (created with the app); see the README, Deploy to Azure.
+Replay dead-lettered events into the same tables:
+  AUDIT_STORAGE__tableServiceUri=https://{o.storage_account}.table.core.windows.net{prefix_env} \\
+      python -m tools.replay ./deadletter
+Logs: Application Insights {o.component} (workspace {o.workspace_name}) in {o.resource_group}.
+Remove it all again (the audit data stays unless --delete-data): python -m deploy.teardown --help
 """
 
 
@@ -248,16 +381,57 @@ def parse_args(argv: list[str] | None) -> tuple[Options, bool]:
         "--deployment-container",
         default="app-package",
         type=checks.pattern(checks.CONTAINER, "blob container name"),
-        help="blob container of the deployment package (default app-package)",
+        help="blob container of the deployment package, created if missing (default app-package)",
     )
     parser.add_argument("--table-prefix", help="AUDIT_TABLE_PREFIX, e.g. Prod (default: not set, no prefix)")
     parser.add_argument(
         "--allowed-sources",
         help="AUDIT_ALLOWED_SOURCES: comma-separated resource ids or prefixes (default: not set)",
     )
+    scale = parser.add_argument_group("Flex Consumption scale")
+    scale.add_argument(
+        "--instance-memory",
+        type=int,
+        choices=INSTANCE_MEMORY,
+        default=2048,
+        help="instance memory in MB (default 2048)",
+    )
+    scale.add_argument(
+        "--maximum-instance-count",
+        type=checks.int_range(1, 1000),
+        default=100,
+        help="most instances the app scales out to, 1-1000 (default 100)",
+    )
+    scale.add_argument(
+        "--always-ready",
+        type=checks.int_range(0, 20),
+        default=0,
+        help=f"instances kept warm for {FUNCTION_NAME} (billed while idle; avoids cold starts "
+        "on the first delivery after a quiet spell; default 0)",
+    )
+    auth = parser.add_argument_group("sign-in for the page and the API")
+    auth.add_argument(
+        "--api-auth",
+        choices=("entra", "key"),
+        default="entra",
+        help="entra: Microsoft Entra sign-in (App Service Authentication, default); key: function keys",
+    )
+    auth.add_argument(
+        "--entra-client-id", help="an existing app registration to use (default: one is created)"
+    )
+    logs = parser.add_argument_group("Application Insights")
+    logs.add_argument("--app-insights", help="component name in the resource group (default: the app's name)")
+    logs.add_argument("--workspace", help="Log Analytics workspace for it (default: <name>-logs)")
+    parser.add_argument(
+        "--disable-shared-key",
+        action="store_true",
+        help="disallow shared-key (account key) access on the storage account at the end",
+    )
     parser.add_argument("--skip-deploy", action="store_true", help="create the resources but deploy no code")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
+    if args.entra_client_id and args.api_auth != "entra":
+        parser.error("--entra-client-id needs --api-auth entra")
     options = Options(
         resource_group=args.resource_group,
         location=args.location,
@@ -268,6 +442,14 @@ def parse_args(argv: list[str] | None) -> tuple[Options, bool]:
         table_prefix=args.table_prefix,
         allowed_sources=_comma_list(args.allowed_sources),
         deploy=not args.skip_deploy,
+        instance_memory=args.instance_memory,
+        maximum_instance_count=args.maximum_instance_count,
+        always_ready=args.always_ready,
+        api_auth=args.api_auth,
+        entra_client_id=args.entra_client_id,
+        app_insights=args.app_insights,
+        workspace=args.workspace,
+        disable_shared_key=args.disable_shared_key,
     )
     try:  # The app's own checks of these settings, so a value the app would refuse is never set.
         settings.load_settings(

@@ -1,15 +1,19 @@
-"""Subscribe Azure Cache for Redis caches and App Configuration stores to the app's `record_event`.
+"""Subscribe caches, stores and control-plane topics to the app's `record_event`.
 
     python -m deploy.subscribe --function-app audit-log-4711 --resource-group audit-rg \\
         --deadletter-account auditlog4711 --redis contoso-sessions --appconfig contoso-config \\
-        --source-resource-group platform-prod [--schema cloudevents] [--max-events-per-batch 10] [--dry-run]
-    python -m deploy.subscribe --remove --redis /subscriptions/.../Microsoft.Cache/Redis/contoso-sessions
+        --managed-redis contoso-amr --source-resource-group platform-prod [--dry-run]
+    python -m deploy.subscribe --remove --function-app audit-log-4711 --resource-group audit-rg \\
+        --redis contoso-sessions --source-resource-group platform-prod
 
-Each source gets one Event Grid subscription (default name audit-log) for the event types the app
-records, with a retry policy and a dead-letter container (created if missing), so an event Event Grid
-finally gives up on is kept as a blob instead of dropped. A subscription that exists with the same
-settings is left alone; one with other settings is brought up to date (create is create-or-update).
---remove deletes the subscriptions and keeps the dead-letter container and its blobs.
+Each source gets an explicit Event Grid system topic with a system-assigned identity and one event
+subscription (default name audit-log) for the event types the app records, with a retry policy and
+identity-based dead-lettering into a blob container (created if missing). Azure Resource Manager
+events (a resource group's or a subscription's topic) and Azure Resource Notifications are filtered
+to the resource types the audit log is about. A subscription with the same settings is left alone;
+one with other settings is brought up to date (a schema change deletes and re-creates it).
+--remove deletes the subscriptions (and topics these scripts made, once unused); the dead-letter
+container and its blobs stay.
 """
 
 from __future__ import annotations
@@ -17,244 +21,242 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Any
 
-from deploy import checks
+from deploy import checks, containers, ids, topics
 from deploy.az import Az, DeployError, add_common_arguments, get, placeholder, run_main
-
-FUNCTION_NAME = "record_event"
+from deploy.roles import APPCONFIG_READER, Grant
+from deploy.topics import Delivery, Source, TopicType
 
 
 @dataclass(frozen=True)
-class SourceKind:
+class ResourceKind:
     option: str
     label: str
     provider: str  # namespace/type, as in resource ids
-    show: tuple[str, ...]  # az command group that shows one by name
-    event_types: tuple[str, ...]
 
 
-REDIS = SourceKind(
-    "--redis",
-    "Redis cache",
-    "Microsoft.Cache/Redis",
-    ("redis",),
-    (
-        "Microsoft.Cache.ScalingCompleted",
-        "Microsoft.Cache.PatchingCompleted",
-        "Microsoft.Cache.ImportRDBCompleted",
-        "Microsoft.Cache.ExportRDBCompleted",
-    ),
+REDIS = ResourceKind("--redis", "Redis cache", "Microsoft.Cache/Redis")
+APP_CONFIGURATION = ResourceKind(
+    "--appconfig", "App Configuration store", "Microsoft.AppConfiguration/configurationStores"
 )
-APP_CONFIGURATION = SourceKind(
-    "--appconfig",
-    "App Configuration store",
-    "Microsoft.AppConfiguration/configurationStores",
-    ("appconfig",),
-    (
-        "Microsoft.AppConfiguration.KeyValueModified",
-        "Microsoft.AppConfiguration.KeyValueDeleted",
-        "Microsoft.AppConfiguration.SnapshotCreated",
-        "Microsoft.AppConfiguration.SnapshotModified",
-    ),
+# Azure Managed Redis publishes none of the Redis events: its changes come from the control plane.
+MANAGED_REDIS = ResourceKind(
+    "--managed-redis", "Azure Managed Redis cache", "Microsoft.Cache/redisEnterprise"
 )
-SCHEMAS = {"eventgrid": "eventgridschema", "cloudevents": "cloudeventschemav1_0"}
-# How the service spells them back in `show` (ARM), for comparing.
-SCHEMA_NAMES = {"eventgridschema": "EventGridSchema", "cloudeventschemav1_0": "CloudEventSchemaV1_0"}
-# What Event Grid uses when batching is not asked for (one event a request, 64 KB).
-UNBATCHED = (1, 64)
 
 
 @dataclass(frozen=True)
-class Delivery:
+class App:
+    id: str
     name: str
-    schema: str
-    max_delivery_attempts: int
-    event_ttl: int
-    max_events_per_batch: int | None
-    preferred_batch_size_kb: int | None
-    deadletter_container: str
+    resource_group: str
+    subscription: str
 
     @property
-    def batch(self) -> tuple[int, int]:
-        if self.max_events_per_batch is None and self.preferred_batch_size_kb is None:
-            return UNBATCHED
-        return (self.max_events_per_batch or UNBATCHED[0], self.preferred_batch_size_kb or UNBATCHED[1])
-
-
-@dataclass(frozen=True)
-class Source:
-    kind: SourceKind
-    reference: str  # name or resource id, as given
-
-    def resolve(self, az: Az, resource_group: str | None) -> str:
-        """The source's resource id; by name it is looked up, which also checks it exists."""
-        if checks.is_resource_id(self.reference):
-            if f"/providers/{self.kind.provider}/".lower() not in self.reference.lower() + "/":
-                raise DeployError(
-                    f"{self.kind.option} {self.reference} is not a {self.kind.label} "
-                    f"({self.kind.provider}) resource id"
-                )
-            return self.reference
-        if not resource_group:
-            raise DeployError(
-                f"{self.kind.option} {self.reference} is a name: give --source-resource-group "
-                "(or --resource-group), or pass the resource id"
-            )
-        found = _must_exist(
-            az,
-            self.kind.label,
-            self.reference,
-            *self.kind.show,
-            "show",
+    def where(self) -> tuple[str, ...]:
+        return (
             "--name",
-            self.reference,
+            self.name,
             "--resource-group",
-            resource_group,
+            self.resource_group,
+            "--subscription",
+            self.subscription,
         )
-        return get(found, "id", placeholder(f"id of {self.kind.label} {self.reference}"))
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.id}/functions/{topics.FUNCTION_NAME}"
 
 
-def _must_exist(az: Az, label: str, name: str, *show: str) -> Any:
+def current_subscription(az: Az) -> str:
+    """The CLI's subscription: where names without a subscription are looked up."""
+    return get(az.read("account", "show"), "id", placeholder("id of the CLI's current subscription"))
+
+
+def _must_exist(az: Az, what: str, *show: str) -> object:
     found = az.read(*show)
     if found is None and not az.dry_run:
-        raise DeployError(f"{label} {name} was not found (az {' '.join(show)})")
+        raise DeployError(f"{what} was not found (az {' '.join(show)})")
     return found
 
 
-def create_args(
-    delivery: Delivery, kind: SourceKind, source_id: str, endpoint: str, deadletter: str
-) -> list[str]:
-    args = [
-        "eventgrid",
-        "event-subscription",
-        "create",
-        "--name",
-        delivery.name,
-        "--source-resource-id",
-        source_id,
-        "--endpoint-type",
-        "azurefunction",
-        "--endpoint",
-        endpoint,
-        "--included-event-types",
-        *kind.event_types,
-        "--event-delivery-schema",
-        SCHEMAS[delivery.schema],
-        "--max-delivery-attempts",
-        str(delivery.max_delivery_attempts),
-        "--event-ttl",
-        str(delivery.event_ttl),
-        "--deadletter-endpoint",
-        deadletter,
-    ]
-    if delivery.batch != UNBATCHED:
-        args += [
-            "--max-events-per-batch",
-            str(delivery.batch[0]),
-            "--preferred-batch-size-in-kilobytes",
-            str(delivery.batch[1]),
-        ]
-    return args
-
-
-def differences(
-    existing: dict[str, Any], delivery: Delivery, kind: SourceKind, endpoint: str, deadletter_account: str
-) -> list[str]:
-    """What an existing subscription has other than wanted (empty: leave it alone)."""
-    destination = existing.get("destination") or {}
-    retry = existing.get("retryPolicy") or {}
-    deadletter = existing.get("deadLetterDestination") or {}
-    have = {
-        "endpoint": str(destination.get("resourceId", "")).lower(),
-        "event types": sorted(
-            t.lower() for t in (existing.get("filter") or {}).get("includedEventTypes") or []
-        ),
-        "schema": str(existing.get("eventDeliverySchema", "")).lower(),
-        "max delivery attempts": retry.get("maxDeliveryAttempts"),
-        "event ttl": retry.get("eventTimeToLiveInMinutes"),
-        "dead-letter account": str(deadletter.get("resourceId", "")).lower(),
-        "dead-letter container": deadletter.get("blobContainerName"),
-        "batching": (
-            destination.get("maxEventsPerBatch") or UNBATCHED[0],
-            destination.get("preferredBatchSizeInKilobytes") or UNBATCHED[1],
-        ),
-    }
-    want = {
-        "endpoint": endpoint.lower(),
-        "event types": sorted(t.lower() for t in kind.event_types),
-        "schema": SCHEMA_NAMES[SCHEMAS[delivery.schema]].lower(),
-        "max delivery attempts": delivery.max_delivery_attempts,
-        "event ttl": delivery.event_ttl,
-        "dead-letter account": deadletter_account.lower(),
-        "dead-letter container": delivery.deadletter_container,
-        "batching": delivery.batch,
-    }
-    return [f"{key}: {have[key]} -> {want[key]}" for key in want if have[key] != want[key]]
-
-
-def ensure_provider(az: Az, report: list[str]) -> None:
-    """Event Grid must be registered in the subscription once; a fresh subscription may lack it."""
-    provider = az.read("provider", "show", "--namespace", "Microsoft.EventGrid")
-    if get(provider, "registrationState", "") != "Registered":
-        az.change("provider", "register", "--namespace", "Microsoft.EventGrid", "--wait")
-        report.append("registered the Microsoft.EventGrid resource provider")
-
-
-def function_endpoint(az: Az, function_app: str, resource_group: str | None) -> str:
-    """<function app id>/functions/record_event, after checking the function is deployed."""
-    if checks.is_resource_id(function_app):
-        app_id, name, group = function_app, function_app.rsplit("/", 1)[-1], function_app.split("/")[4]
+def resolve_app(az: Az, reference: str, resource_group: str | None, current: str, *, deployed: bool) -> App:
+    """The function app, looked up in its own subscription; with `deployed`, a check that record_event is
+    there (looked up in the app's subscription, so an app elsewhere is not mistaken for undeployed)."""
+    if checks.is_resource_id(reference):
+        rid = ids.ResourceId(reference)
+        app = App(reference, rid.name, str(rid.resource_group), rid.subscription)
     else:
         if not resource_group:
             raise DeployError("--function-app is a name: give --resource-group, or pass the resource id")
-        app = _must_exist(
-            az,
-            "function app",
-            function_app,
-            "functionapp",
-            "show",
-            "--name",
-            function_app,
-            "--resource-group",
-            resource_group,
-        )
-        app_id, name, group = (
-            get(app, "id", placeholder(f"id of function app {function_app}")),
-            function_app,
-            resource_group,
-        )
+        site = ids.resource_id(current, resource_group, "Microsoft.Web/sites", reference)
+        app = App(site, reference, resource_group, current)
+    found = _must_exist(
+        az,
+        f"function app {app.name} (subscription {app.subscription}, group {app.resource_group})",
+        "functionapp",
+        "show",
+        *app.where,
+    )
+    app = App(get(found, "id", app.id), app.name, app.resource_group, app.subscription)
+    if not deployed:
+        return app
     # Event Grid refuses a function that is not there yet, with a less helpful message.
-    if (
-        az.read(
-            "functionapp",
-            "function",
-            "show",
-            "--name",
-            name,
-            "--resource-group",
-            group,
-            "--function-name",
-            FUNCTION_NAME,
-        )
-        is None
-        and not az.dry_run
-    ):
+    function = az.read("functionapp", "function", "show", *app.where, "--function-name", topics.FUNCTION_NAME)
+    if function is None and not az.dry_run:
         raise DeployError(
-            f"{name} has no function {FUNCTION_NAME}: deploy the code first (python -m deploy.provision)"
+            f"{app.name} has no function {topics.FUNCTION_NAME}: "
+            "deploy the code first (python -m deploy.provision)"
         )
-    return f"{app_id}/functions/{FUNCTION_NAME}"
+    return app
 
 
-def deadletter_account_id(az: Az, account: str, resource_group: str | None) -> str:
+def resolve_resource(
+    az: Az, kind: ResourceKind, reference: str, group: str | None, current: str
+) -> tuple[str, str]:
+    """(resource id, location) of a cache or store given by name or id; looking it up checks it exists."""
+    if checks.is_resource_id(reference):
+        if f"/providers/{kind.provider}/".lower() not in reference.lower() + "/":
+            raise DeployError(
+                f"{kind.option} {reference} is not a {kind.label} ({kind.provider}) resource id"
+            )
+        found = _must_exist(az, f"{kind.label} {reference}", "resource", "show", "--ids", reference)
+        return get(found, "id", reference), get(found, "location", placeholder(f"location of {reference}"))
+    if not group:
+        raise DeployError(
+            f"{kind.option} {reference} is a name: give --source-resource-group (or --resource-group), "
+            "or pass the resource id"
+        )
+    found = _must_exist(
+        az,
+        f"{kind.label} {reference}",
+        "resource",
+        "show",
+        "--name",
+        reference,
+        "--resource-group",
+        group,
+        "--resource-type",
+        kind.provider,
+    )
+    guess = ids.resource_id(current, group, kind.provider, reference)
+    return get(found, "id", guess), get(
+        found, "location", placeholder(f"location of {kind.label} {reference}")
+    )
+
+
+def resolve_group(az: Az, reference: str, current: str) -> Source:
+    """A resource group's control-plane topic (name in the CLI's subscription, or id)."""
+    if checks.is_resource_id(reference):
+        rid = ids.ResourceId(reference)
+        subscription, group = rid.subscription, rid.name
+    else:
+        subscription, group = current, reference
+    _must_exist(
+        az, f"resource group {group}", "group", "show", "--name", group, "--subscription", subscription
+    )
+    return Source(
+        f"resource group {group}",
+        ids.resource_group_id(subscription, group),
+        topics.RESOURCE_GROUP_TOPIC,
+        "global",
+        group,
+    )
+
+
+def resolve_subscription(az: Az, reference: str, topic_type: TopicType, topic_group: str) -> Source:
+    """A subscription-scope topic: its ARM events, or its Azure Resource Notifications."""
+    found = _must_exist(az, f"subscription {reference}", "account", "show", "--subscription", reference)
+    subscription = get(found, "id", reference)
+    what = (
+        "subscription"
+        if topic_type is topics.SUBSCRIPTION_TOPIC
+        else "Resource Notifications of subscription"
+    )
+    return Source(f"{what} {reference}", ids.subscription_id(subscription), topic_type, "global", topic_group)
+
+
+def resolve_sources(
+    az: Az, args: argparse.Namespace, app: App | None, current: str
+) -> tuple[list[Source], list[str]]:
+    """Every source once (by id and topic type), and the App Configuration stores among them."""
+    group = args.source_resource_group or args.resource_group
+    topic_group = args.topic_resource_group or (app.resource_group if app else args.resource_group)
+    sources: list[Source] = []
+    stores: list[str] = []
+
+    def subscription_topic(subscription: str, topic_type: TopicType) -> Source:
+        if not topic_group:
+            raise DeployError("subscription-scope topics need --topic-resource-group (or --function-app)")
+        return resolve_subscription(az, subscription, topic_type, topic_group)
+
+    def resource_source(kind: ResourceKind, topic_type: TopicType, reference: str) -> Source:
+        rid, location = resolve_resource(az, kind, reference, group, current)
+        parsed = ids.ResourceId(rid)
+        return Source(f"{kind.label} {parsed.name}", rid, topic_type, location, str(parsed.resource_group))
+
+    sources += [resource_source(REDIS, topics.REDIS_TOPIC, reference) for reference in args.redis]
+    for reference in args.appconfig:
+        sources.append(resource_source(APP_CONFIGURATION, topics.APP_CONFIGURATION_TOPIC, reference))
+        stores.append(sources[-1].id)
+    for reference in args.managed_redis:
+        # Its resource group's ARM events say who changed it; Resource Notifications say to what size.
+        rid, _ = resolve_resource(az, MANAGED_REDIS, reference, group, current)
+        parsed = ids.ResourceId(rid)
+        sources.append(
+            resolve_group(az, ids.resource_group_id(parsed.subscription, str(parsed.resource_group)), current)
+        )
+        sources.append(subscription_topic(parsed.subscription, topics.NOTIFICATIONS_TOPIC))
+    for reference in args.resource_group_events:
+        sources.append(resolve_group(az, reference, current))
+    for reference in args.subscription_events:
+        sources.append(subscription_topic(reference, topics.SUBSCRIPTION_TOPIC))
+    for reference in args.resource_notifications:
+        sources.append(subscription_topic(reference, topics.NOTIFICATIONS_TOPIC))
+    unique = list({source.key: source for source in sources}.values())
+    if app and not args.topic_resource_group:
+        other = [
+            s
+            for s in unique
+            if s.topic_group == app.resource_group
+            and s.subscription != app.subscription
+            and not s.subscription.startswith("<")
+            and not app.subscription.startswith("<")
+        ]
+        if other:
+            raise DeployError(
+                f"{other[0].label} is in another subscription than the function app: give "
+                "--topic-resource-group, a resource group of that subscription for its system topic"
+            )
+    return unique, stores
+
+
+def ensure_provider(az: Az, subscription: str, report: list[str]) -> None:
+    """Event Grid must be registered once in each subscription whose sources publish to it."""
+    provider = az.read(
+        "provider", "show", "--namespace", "Microsoft.EventGrid", "--subscription", subscription
+    )
+    if get(provider, "registrationState", "") != "Registered":
+        az.change(
+            "provider",
+            "register",
+            "--namespace",
+            "Microsoft.EventGrid",
+            "--subscription",
+            subscription,
+            "--wait",
+        )
+        report.append(f"registered the Microsoft.EventGrid resource provider in subscription {subscription}")
+
+
+def deadletter_account_id(az: Az, account: str, resource_group: str | None, current: str) -> str:
     if checks.is_resource_id(account):
         return account
     if not resource_group:
         raise DeployError("--deadletter-account is a name: give --resource-group, or pass the resource id")
     found = _must_exist(
         az,
-        "storage account",
-        account,
+        f"storage account {account}",
         "storage",
         "account",
         "show",
@@ -263,109 +265,148 @@ def deadletter_account_id(az: Az, account: str, resource_group: str | None) -> s
         "--resource-group",
         resource_group,
     )
-    return get(found, "id", placeholder(f"id of storage account {account}"))
+    guess = ids.resource_id(current, resource_group, "Microsoft.Storage/storageAccounts", account)
+    return get(found, "id", guess)
 
 
-def subscribe(
-    az: Az,
-    sources: list[Source],
-    delivery: Delivery,
-    *,
-    function_app: str,
-    deadletter_account: str,
-    resource_group: str | None,
-    source_resource_group: str | None,
-) -> list[str]:
+def app_principal(az: Az, app: App) -> str:
+    identity = az.read("functionapp", "identity", "show", *app.where)
+    principal = get(identity, "principalId", "")
+    if not principal and not az.dry_run:
+        raise DeployError(f"{app.name} has no system identity: run python -m deploy.provision first")
+    return principal or placeholder(f"principal id of the identity of {app.name}")
+
+
+def subscribe(az: Az, delivery: Delivery, app: App, sources: list[Source], stores: list[str]) -> list[str]:
     report: list[str] = []
-    # Everything is looked up before the first change, so a typo in any name changes nothing.
-    endpoint = function_endpoint(az, function_app, resource_group)
-    account_id = deadletter_account_id(az, deadletter_account, resource_group)
-    resolved = [(source, source.resolve(az, source_resource_group or resource_group)) for source in sources]
-    ensure_provider(az, report)
-    # Management-plane container commands: they need no data-plane role on the account.
-    container = ("--storage-account", account_id, "--name", delivery.deadletter_container)
-    if az.read("storage", "container-rm", "show", *container) is None:
-        az.change("storage", "container-rm", "create", *container, "--public-access", "off")
-        report.append(f"created dead-letter container {delivery.deadletter_container}")
-    deadletter = f"{account_id}/blobServices/default/containers/{delivery.deadletter_container}"
+    for subscription in dict.fromkeys(source.subscription for source in sources):
+        ensure_provider(az, subscription, report)
+    containers.ensure(
+        az, delivery.deadletter_account_id, delivery.deadletter_container, "dead-letter container", report
+    )
+    if stores:
+        # Value capture reads each store's revisions as the app (lane 14): granted before events flow.
+        principal = app_principal(az, app)
+        for store in stores:
+            Grant(principal, APPCONFIG_READER, store, f"function app {app.name}").ensure(az, report)
+    indexes: dict[str, dict] = {}
+    for source in sources:
+        if source.subscription not in indexes:
+            indexes[source.subscription] = topics.index_topics(az, source.subscription)
+        topic = topics.ensure_topic(az, source, indexes[source.subscription].get(source.key), report)
+        topics.ensure_subscription(az, source, topic, delivery, app.endpoint, report)
+    return report
 
-    for source, source_id in resolved:
-        existing = az.read(
-            "eventgrid",
-            "event-subscription",
-            "show",
-            "--name",
-            delivery.name,
-            "--source-resource-id",
-            source_id,
+
+def unsubscribe(az: Az, name: str, app: App | None, sources: list[Source], stores: list[str]) -> list[str]:
+    report: list[str] = []
+    indexes: dict[str, dict] = {}
+    for source in sources:
+        if source.subscription not in indexes:
+            indexes[source.subscription] = topics.index_topics(az, source.subscription)
+        found = indexes[source.subscription].get(source.key)
+        if found is None and not az.dry_run:
+            continue
+        topic = (
+            topics.topic_of(found)
+            if found
+            else topics.Topic(
+                placeholder(f"system topic of {source.label}"),
+                placeholder("its resource group"),
+                source.subscription,
+                placeholder("its id"),
+                placeholder("its principal id"),
+                True,
+            )
         )
-        if existing is not None:
-            changed = differences(existing, delivery, source.kind, endpoint, account_id)
-            if not changed:
-                continue
-            report.append(f"updated {delivery.name} on {source.reference}: " + "; ".join(changed))
-        else:
-            report.append(f"created {delivery.name} on {source.reference}")
-        # create is a PUT: on an existing subscription it replaces the settings.
-        az.change(*create_args(delivery, source.kind, source_id, endpoint, deadletter))
+        existing = az.read(
+            "eventgrid", "system-topic", "event-subscription", "show", "--name", name, *topic.where
+        )
+        if existing is not None or az.dry_run:
+            topics.remove_subscription(az, topic, name, existing or {}, report)
+    if app is not None:
+        principal = app_principal(az, app)
+        for store in stores:
+            Grant(principal, APPCONFIG_READER, store, f"function app {app.name}").revoke(az, report)
     return report
 
 
-def unsubscribe(az: Az, sources: list[Source], name: str, source_resource_group: str | None) -> list[str]:
-    report: list[str] = []
-    resolved = [(source, source.resolve(az, source_resource_group)) for source in sources]
-    for source, source_id in resolved:
-        subscription = ("--name", name, "--source-resource-id", source_id)
-        if az.read("eventgrid", "event-subscription", "show", *subscription) is not None or az.dry_run:
-            az.change("eventgrid", "event-subscription", "delete", *subscription)
-            report.append(f"removed {name} from {source.reference}")
-    return report
-
-
-def summary(report: list[str], args: argparse.Namespace, dry_run: bool) -> str:
+def summary(report: list[str], args: argparse.Namespace, dry_run: bool, settings: dict[str, str]) -> str:
     done = "\n".join(f"  - {line}" for line in report) or "  nothing: everything was already in place"
     head = "Planned (dry run, nothing was run)" if dry_run else "Done"
     if args.remove:
         return f"\n{head}:\n{done}\nThe dead-letter container and its blobs are kept.\n"
-    container = args.deadletter_container
     account = (
-        args.deadletter_account
-        if not checks.is_resource_id(args.deadletter_account)
-        else args.deadletter_account.rsplit("/", 1)[-1]
+        ids.ResourceId(args.deadletter_account).name
+        if checks.is_resource_id(args.deadletter_account)
+        else args.deadletter_account
     )
+    container, folder = args.deadletter_container, args.name.upper()
+    tables = settings.get("AUDIT_STORAGE__tableServiceUri", "https://<audit account>.table.core.windows.net")
+    prefix = settings.get("AUDIT_TABLE_PREFIX", "")
+    prefix_env = f" AUDIT_TABLE_PREFIX={prefix}" if prefix else ""
     return f"""
 {head}:
 {done}
 
-List the subscriptions of a source:
-  az eventgrid event-subscription list --source-resource-id <source resource id> --output table
-Events Event Grid gave up on land in container {container} of {account},
-under {args.name.upper()}/<y>/<m>/<d>/<h>/.
+Events Event Grid gives up on land in container {container} of {account}, under {folder}/<y>/<m>/<d>/<h>/.
 Fetch and replay them (idempotent: events already recorded are not recorded twice):
   az storage blob download-batch --account-name {account} --auth-mode login \\
-      --source {container} --destination ./deadletter --pattern '{args.name.upper()}/*'
-  AUDIT_STORAGE__tableServiceUri=https://<audit account>.table.core.windows.net \\
+      --source {container} --destination ./deadletter --pattern '{folder}/*'
+  AUDIT_STORAGE__tableServiceUri={tables}{prefix_env} \\
       python -m tools.replay ./deadletter
 """
 
 
+def app_settings(az: Az, app: App) -> dict[str, str]:
+    """The app's table endpoint and prefix, for the replay hint (the same tables the app writes)."""
+    listed = az.read("functionapp", "config", "appsettings", "list", *app.where) or []
+    wanted = ("AUDIT_STORAGE__tableServiceUri", "AUDIT_TABLE_PREFIX")
+    return {item["name"]: item.get("value") or "" for item in listed if item.get("name") in wanted}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.subscribe", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--redis",
+    sources = parser.add_argument_group("sources (each repeatable)")
+    for kind, text in (
+        (REDIS, "an Azure Cache for Redis: name (with --source-resource-group) or resource id"),
+        (
+            APP_CONFIGURATION,
+            "an App Configuration store: name or resource id; the app gets "
+            "App Configuration Data Reader on it",
+        ),
+        (
+            MANAGED_REDIS,
+            "an Azure Managed Redis cache (Microsoft.Cache/redisEnterprise): name or id; "
+            "subscribes its resource group's ARM events and its subscription's Resource Notifications",
+        ),
+    ):
+        sources.add_argument(
+            kind.option, action="append", default=[], type=checks.resource_id, metavar="NAME_OR_ID", help=text
+        )
+    sources.add_argument(
+        "--resource-group-events",
         action="append",
         default=[],
-        type=checks.resource_id,
+        type=checks.group_reference,
         metavar="NAME_OR_ID",
-        help="an Azure Cache for Redis: name (with --source-resource-group) or resource id; repeatable",
+        help="a resource group's ARM events (Microsoft.Resources.ResourceGroups), "
+        "filtered to Redis, Managed Redis and App Configuration",
     )
-    parser.add_argument(
-        "--appconfig",
+    sources.add_argument(
+        "--subscription-events",
         action="append",
         default=[],
-        type=checks.resource_id,
-        metavar="NAME_OR_ID",
-        help="an App Configuration store: name or resource id; repeatable",
+        metavar="SUBSCRIPTION",
+        help="a subscription's ARM events (Microsoft.Resources.Subscriptions), filtered likewise",
+    )
+    sources.add_argument(
+        "--resource-notifications",
+        action="append",
+        default=[],
+        metavar="SUBSCRIPTION",
+        help="a subscription's Azure Resource Notifications (resource properties such as the "
+        "SKU), filtered likewise",
     )
     parser.add_argument(
         "--source-resource-group", help="resource group of sources given by name (default: --resource-group)"
@@ -378,6 +419,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--resource-group", "-g", help="resource group of the function app and dead-letter account"
+    )
+    parser.add_argument(
+        "--topic-resource-group",
+        help="resource group for new subscription-scope system topics (default: the app's)",
     )
     parser.add_argument(
         "--deadletter-account",
@@ -399,9 +444,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--schema",
-        choices=sorted(SCHEMAS),
+        choices=sorted(topics.SCHEMAS),
         default="eventgrid",
-        help="delivery schema: eventgrid (default) or cloudevents (CloudEvents 1.0)",
+        help="delivery schema: eventgrid (default) or cloudevents (CloudEvents 1.0); changing it on an "
+        "existing subscription deletes and re-creates it",
     )
     parser.add_argument(
         "--max-delivery-attempts",
@@ -432,8 +478,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    if not args.redis and not args.appconfig:
-        parser.error("give at least one --redis or --appconfig")
+    if not any(
+        (
+            args.redis,
+            args.appconfig,
+            args.managed_redis,
+            args.resource_group_events,
+            args.subscription_events,
+            args.resource_notifications,
+        )
+    ):
+        parser.error(
+            "give at least one source: --redis, --appconfig, --managed-redis, --resource-group-events, "
+            "--subscription-events or --resource-notifications"
+        )
     if not args.remove:
         missing = [
             option
@@ -451,12 +509,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     az = Az(dry_run=args.dry_run)
-    sources = [Source(REDIS, ref) for ref in args.redis] + [
-        Source(APP_CONFIGURATION, ref) for ref in args.appconfig
-    ]
+    # Everything is looked up before the first change, so a typo in any name changes nothing.
+    current = current_subscription(az)
+    app = None
+    if args.function_app:
+        app = resolve_app(az, args.function_app, args.resource_group, current, deployed=not args.remove)
+    sources, stores = resolve_sources(az, args, app, current)
+    settings: dict[str, str] = {}
     if args.remove:
-        report = unsubscribe(az, sources, args.name, args.source_resource_group or args.resource_group)
+        report = unsubscribe(az, args.name, app, sources, stores)
     else:
+        assert app is not None
         delivery = Delivery(
             name=args.name,
             schema=args.schema,
@@ -464,18 +527,14 @@ def main(argv: list[str] | None = None) -> int:
             event_ttl=args.event_ttl,
             max_events_per_batch=args.max_events_per_batch,
             preferred_batch_size_kb=args.preferred_batch_size_kb,
+            deadletter_account_id=deadletter_account_id(
+                az, args.deadletter_account, args.resource_group, current
+            ),
             deadletter_container=args.deadletter_container,
         )
-        report = subscribe(
-            az,
-            sources,
-            delivery,
-            function_app=args.function_app,
-            deadletter_account=args.deadletter_account,
-            resource_group=args.resource_group,
-            source_resource_group=args.source_resource_group,
-        )
-    print(summary(report, args, args.dry_run))
+        settings = app_settings(az, app)
+        report = subscribe(az, delivery, app, sources, stores)
+    print(summary(report, args, args.dry_run, settings))
     return 0
 
 

@@ -1,41 +1,113 @@
 """deploy.provision against the stand-in az (tests/deploy/fake_az.py): a fake, because Azure's control
-plane cannot run here. Whether the real az accepts the commands is test_real_az.py's job."""
+plane cannot run here, but one that refuses what az refuses. Whether the real az parses the commands is
+test_real_az.py's job."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import shlex
+import subprocess
 import zipfile
 
 import pytest
 
 from deploy import provision
 from deploy.az import run_main
-from tests.deploy.scenarios import PROVISION, PROVISION_BASE
+from tests.deploy.scenarios import ACCOUNT_ID, APP_ID, PROVISION, PROVISION_BASE
 
 
 def run(argv: list[str]) -> int:
     return run_main(provision.main, argv)
 
 
-def test_first_run_creates_everything_in_order(fake_az, capsys):
-    """Stand-in az: an empty subscription gets every resource, the role, the settings and the code."""
-    assert run([*PROVISION_BASE, "--table-prefix", "Prod"]) == 0
-    verbs = [" ".join(call[:3]) for call in fake_az.changes]
-    assert verbs == ["group create --name", "storage account create", "functionapp create --name",
-                     "role assignment create", "functionapp config appsettings",
-                     "functionapp deployment source", "tag update --resource-id"]
+def settings(fake_az) -> dict[str, str]:
+    return fake_az.state["settings"][APP_ID.lower()]
+
+
+def roles_of(fake_az, principal: str) -> set[tuple[str, str]]:
+    return {(r["roleDefinitionName"], r["scope"]) for r in fake_az.state["roles"] if r["principalId"] == principal}
+
+
+def verbs(calls: list[list[str]]) -> list[str]:
+    """The command words of each call (up to its first option)."""
+    return [" ".join(itertools.takewhile(lambda word: not word.startswith("-"), call)) for call in calls]
+
+
+def test_a_first_run_in_an_empty_subscription_succeeds(fake_az_on_path, capsys):
+    """Stand-in az on PATH, as a subprocess (issue 13, item 1): az only looks a named deployment
+    container up, so it must exist before `functionapp create` names it."""
+    fake_az = fake_az_on_path
+    assert run(PROVISION_BASE) == 0, capsys.readouterr().err
+    assert all(call[-3:] == ["--only-show-errors", "--output", "json"] for call in fake_az.raw_calls)
+    order = verbs(fake_az.changes)
+    assert order.index("storage container-rm create") < order.index("functionapp create")
     create = next(call for call in fake_az.changes if call[:2] == ["functionapp", "create"])
-    for flag, value in [("--flexconsumption-location", "westeurope"), ("--runtime", "python"),
-                        ("--runtime-version", "3.11"), ("--deployment-storage-auth-type", "SystemAssignedIdentity")]:
-        assert create[create.index(flag) + 1] == value
-    state = fake_az.state
-    assert state["settings/audit-log-4711"] == {
-        "AUDIT_STORAGE__tableServiceUri": "https://auditlog4711.table.core.windows.net",
-        "PYTHON_ISOLATE_WORKER_DEPENDENCIES": "1", "AUDIT_TABLE_PREFIX": "Prod"}
-    account_id = state["storage/auditlog4711"]["id"]
-    assert f"role/principal-of-audit-log-4711/Storage Table Data Contributor/{account_id}" in state
-    out = capsys.readouterr().out
-    assert "created function app audit-log-4711 (Flex Consumption, Python 3.11)" in out
-    assert "az storage entity query --account-name auditlog4711" in out and "ProdRedisCacheEvents" in out
+    assert create[create.index("--deployment-storage-container-name") + 1] == "app-package"
+    assert fake_az.resource(f"{ACCOUNT_ID}/blobServices/default/containers/app-package")["publicAccess"] == "Off"
+
+
+def existing_container() -> None:
+    """The deployment container made beforehand (so the tests below also run the old script past item 1)."""
+    for args in (["group", "create", "--name", "audit-rg", "--location", "westeurope"],
+                 ["storage", "account", "create", "--name", "auditlog4711", "--resource-group", "audit-rg",
+                  "--location", "westeurope", "--sku", "Standard_LRS", "--kind", "StorageV2", "--min-tls-version",
+                  "TLS1_2", "--allow-blob-public-access", "false"],
+                 ["storage", "container-rm", "create", "--storage-account", ACCOUNT_ID, "--name", "app-package"]):
+        subprocess.run(["az", *args], check=True, capture_output=True)
+
+
+def test_the_app_keeps_no_account_key_and_its_identity_has_the_host_storage_roles(fake_az):
+    """Stand-in az (item 2): functionapp create writes AzureWebJobsStorage with the account key; provision
+    sets identity-based host storage, grants the roles the Functions docs list, then deletes the key."""
+    existing_container()
+    assert run([*PROVISION_BASE, "--table-prefix", "Prod"]) == 0
+    current = settings(fake_az)
+    assert "AzureWebJobsStorage" not in current
+    assert not [key for key, value in current.items() if "AccountKey=" in value]
+    assert current["AzureWebJobsStorage__accountName"] == "auditlog4711"
+    assert current["AUDIT_STORAGE__tableServiceUri"] == "https://auditlog4711.table.core.windows.net"
+    assert (current["AUDIT_TABLE_PREFIX"], current["AUDIT_API_AUTH"], current["PYTHON_ISOLATE_WORKER_DEPENDENCIES"]) == \
+        ("Prod", "entra", "1")
+    principal = fake_az.resource(APP_ID)["identity"]["principalId"]
+    assert {role for role, scope in roles_of(fake_az, principal) if scope == ACCOUNT_ID} >= {
+        "Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor"}
+    order = verbs(fake_az.changes)
+    # The host never runs without storage: identity settings first, the key deleted last.
+    assert order.index("role assignment create") < order.index("functionapp config appsettings set") < \
+        order.index("functionapp config appsettings delete")
+
+
+def test_application_insights_is_made_in_the_apps_group_and_named_in_create(fake_az):
+    """Stand-in az (item 4): without --app-insights and without subscription-level rights az's own attempt
+    fails with a warning only; provision makes a workspace-based component and names it."""
+    existing_container()
+    assert run(PROVISION_BASE) == 0
+    component = fake_az.resource(APP_ID.replace("Microsoft.Web/sites", "Microsoft.Insights/components"))
+    workspace = fake_az.resource(APP_ID.replace("Microsoft.Web/sites/audit-log-4711",
+                                                "Microsoft.OperationalInsights/workspaces/audit-log-4711-logs"))
+    assert component["properties"]["WorkspaceResourceId"] == workspace["id"]
+    assert settings(fake_az)["APPLICATIONINSIGHTS_CONNECTION_STRING"] == component["properties"]["ConnectionString"]
+    create = next(call for call in fake_az.changes if call[:2] == ["functionapp", "create"])
+    assert create[create.index("--app-insights") + 1] == "audit-log-4711"
+
+
+def test_a_failure_to_make_application_insights_stops_the_run_loudly(fake_az, monkeypatch, capsys):
+    """Stand-in az failing the component: exit 1 naming the command, and no app without logs."""
+    monkeypatch.setenv("FAKE_AZ_FAIL", "resource create")
+    assert run(PROVISION_BASE) == 1
+    assert "az resource create --resource-group audit-rg --name audit-log-4711" in capsys.readouterr().err
+    assert fake_az.resource(APP_ID) is None
+
+
+def test_another_runtime_on_an_existing_app_is_warned_about(fake_az, capsys):
+    """Stand-in az (item 3): `functionapp show` prints a Flex app in ARM's raw shape, with the runtime
+    under properties.functionAppConfig."""
+    existing_container()
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    capsys.readouterr()
+    assert run([*PROVISION_BASE, "--skip-deploy", "--python-version", "3.12"]) == 0
+    assert "already exists and runs python 3.11, not python 3.12" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", PROVISION, ids=lambda argv: " ".join(argv[8:]) or "defaults")
@@ -49,28 +121,89 @@ def test_a_second_run_changes_nothing(fake_az, capsys, argv):
     assert "nothing: everything was already in place" in capsys.readouterr().out
 
 
-def test_an_existing_app_without_identity_gets_one_and_only_changed_settings_are_set(fake_az):
-    """Stand-in az: a pre-existing app lacking the identity and one setting is completed, not recreated."""
-    assert run(PROVISION_BASE) == 0
-    state = fake_az.state
-    del state["identity/audit-log-4711"]
-    state["settings/audit-log-4711"]["PYTHON_ISOLATE_WORKER_DEPENDENCIES"] = "0"
-    fake_az.state_path.write_text(__import__("json").dumps(state))
+def test_scale_settings_reach_create_and_later_changes_update_them(fake_az, capsys):
+    """Stand-in az: memory, maximum and always-ready for record_event (scale group function:record_event)."""
+    assert run([*PROVISION_BASE, "--skip-deploy", "--instance-memory", "4096", "--always-ready", "1"]) == 0
+    scale = fake_az.resource(APP_ID)["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    assert (scale["instanceMemoryMB"], scale["maximumInstanceCount"], scale["alwaysReady"]) == \
+        (4096, 100, [{"name": "function:record_event", "instanceCount": 1}])
     fake_az.forget_calls()
-    assert run(PROVISION_BASE) == 0
-    assert [call[:3] for call in fake_az.changes] == [["functionapp", "identity", "assign"],
-                                                      ["functionapp", "config", "appsettings"]]
-    settings_call = fake_az.changes[1]
-    assert settings_call[settings_call.index("--settings") + 1:] == ["PYTHON_ISOLATE_WORKER_DEPENDENCIES=1"]
+    assert run([*PROVISION_BASE, "--skip-deploy", "--maximum-instance-count", "40", "--always-ready", "0"]) == 0
+    assert verbs(fake_az.changes) == ["functionapp scale config set", "functionapp scale config always-ready set"]
+    scale = fake_az.resource(APP_ID)["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    assert (scale["instanceMemoryMB"], scale["maximumInstanceCount"], scale["alwaysReady"]) == \
+        (2048, 40, [{"name": "function:record_event", "instanceCount": 0}])
 
 
-def test_changed_code_is_deployed_again(fake_az, monkeypatch, tmp_path):
+def test_entra_sign_in_is_set_up_as_agreed(fake_az):
+    """Stand-in az: a single-tenant registration with ID tokens, api://<client id>, its service principal,
+    and Easy Auth v2 with the Microsoft provider letting anonymous requests through (BRIEF)."""
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    (registration,) = fake_az.state["apps"]
+    client = registration["appId"]
+    assert registration["displayName"] == "audit-log-4711 audit log"
+    assert registration["identifierUris"] == [f"api://{client}"]
+    assert registration["web"]["redirectUris"] == ["https://audit-log-4711.azurewebsites.net/.auth/login/aad/callback"]
+    assert registration["web"]["implicitGrantSettings"]["enableIdTokenIssuance"] is True
+    assert [sp["appId"] for sp in fake_az.state["sps"]] == [client]
+    auth = fake_az.state["auth"][APP_ID.lower()]
+    assert auth["globalValidation"]["unauthenticatedClientAction"] == "AllowAnonymous"
+    aad = auth["identityProviders"]["azureActiveDirectory"]
+    assert aad["registration"] == {"clientId": client,
+                                   "openIdIssuer": "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/v2.0"}
+    assert aad["validation"]["allowedAudiences"] == [f"api://{client}"]
+    assert (auth["platform"]["enabled"], auth["login"]["tokenStore"]["enabled"]) == (True, False)
+    assert not [key for key in settings(fake_az) if "SECRET" in key.upper()]
+
+
+def test_an_existing_registration_is_used_and_completed(fake_az):
+    """Stand-in az: --entra-client-id names a registration; provision adds what sign-in needs to it."""
+    made = json.loads(subprocess.run(["az", "ad", "app", "create", "--display-name", "team sso", "--output", "json"],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert run([*PROVISION_BASE, "--skip-deploy", "--entra-client-id", made["appId"]]) == 0
+    (registration,) = fake_az.state["apps"]
+    assert registration["identifierUris"] == [f"api://{made['appId']}"]
+    assert registration["web"]["implicitGrantSettings"]["enableIdTokenIssuance"] is True
+    assert fake_az.state["auth"][APP_ID.lower()]["identityProviders"]["azureActiveDirectory"]["registration"][
+        "clientId"] == made["appId"]
+
+
+def test_key_mode_sets_no_sign_in(fake_az):
+    assert run([*PROVISION_BASE, "--skip-deploy", "--api-auth", "key"]) == 0
+    assert settings(fake_az)["AUDIT_API_AUTH"] == "key"
+    assert fake_az.state["apps"] == [] and fake_az.state["auth"] == {}
+    assert not [call for call in fake_az.calls if call[0] in ("ad", "rest")]
+
+
+def test_shared_key_access_is_disallowed_last_when_asked(fake_az):
+    assert run([*PROVISION_BASE, "--skip-deploy", "--disable-shared-key"]) == 0
+    assert fake_az.resource(ACCOUNT_ID)["allowSharedKeyAccess"] is False
+    assert verbs(fake_az.changes)[-1] == "storage account update"
+
+
+def test_an_app_made_by_the_old_script_is_brought_to_identity_storage(fake_az):
+    """Stand-in az: an existing app with the key setting and no roles of its own gets them, and loses
+    the key; nothing is re-created."""
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    state = fake_az.state
+    state["settings"][APP_ID.lower()]["AzureWebJobsStorage"] = "DefaultEndpointsProtocol=https;AccountKey=abc"
+    principal = state["resources"][APP_ID.lower()]["identity"]["principalId"]
+    state["roles"] = [r for r in state["roles"] if r["roleDefinitionName"] != "Storage Blob Data Owner"]
+    fake_az.save(state)
+    fake_az.forget_calls()
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    assert verbs(fake_az.changes) == ["role assignment create", "functionapp config appsettings delete"]
+    assert "AzureWebJobsStorage" not in settings(fake_az)
+    assert ("Storage Blob Data Owner", ACCOUNT_ID) in roles_of(fake_az, principal)
+
+
+def test_changed_code_is_deployed_again(fake_az, monkeypatch):
     """Stand-in az: the package hash tag decides; a different package is deployed, the same one not."""
     assert run(PROVISION_BASE) == 0
     monkeypatch.setattr(provision.package, "build", lambda destination: "another-hash")
     fake_az.forget_calls()
     assert run(PROVISION_BASE) == 0
-    assert [call[:2] for call in fake_az.changes] == [["functionapp", "deployment"], ["tag", "update"]]
+    assert verbs(fake_az.changes) == ["functionapp deployment source config-zip", "tag update"]
 
 
 def test_the_first_failing_command_stops_the_script_and_is_named(fake_az, monkeypatch, capsys):
@@ -79,19 +212,21 @@ def test_the_first_failing_command_stops_the_script_and_is_named(fake_az, monkey
     assert run(PROVISION_BASE) == 1
     err = capsys.readouterr().err
     assert "error: this command failed (exit 1):" in err
-    assert "az role assignment create --assignee-object-id principal-of-audit-log-4711" in err
-    assert "AuthorizationFailed" in err
+    assert "az role assignment create --assignee-object-id" in err and "AuthorizationFailed" in err
     assert fake_az.calls[-1][:3] == ["role", "assignment", "create"]
 
 
-def test_dry_run_prints_every_command_and_runs_none(fake_az, capsys):
-    """Stand-in az: in a dry run it is never called; the plan is the full first-run plan."""
+def test_dry_run_prints_the_whole_plan_and_runs_nothing(fake_az, capsys):
+    """Stand-in az: in a dry run it is never called; the plan is the full first-run plan, in order."""
     assert run([*PROVISION_BASE, "--dry-run"]) == 0
     assert fake_az.calls == []
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("az ")]
-    assert len(lines) == 14  # 7 reads, 7 changes
-    assert "az functionapp identity assign --name audit-log-4711 --resource-group audit-rg" in lines
+    lines = [line for line in out.splitlines() if line.startswith("az ") and not line.endswith("# read")]
+    order = verbs([shlex.split(line)[1:] for line in lines])
+    assert order.index("storage container-rm create") < order.index("functionapp create")
+    assert sum(line.startswith("az role assignment create") for line in lines) == 3
+    assert order[-4:] == ["functionapp config appsettings set", "functionapp config appsettings delete",
+                          "functionapp deployment source config-zip", "tag update"]
     assert "Planned (dry run, nothing was run)" in out
 
 
@@ -100,6 +235,9 @@ def test_dry_run_prints_every_command_and_runs_none(fake_az, capsys):
     (["--table-prefix", "1bad"], "AUDIT_TABLE_PREFIX"),
     (["--allowed-sources", "contoso-sessions"], "AUDIT_ALLOWED_SOURCES"),
     (["--python-version", "3.10"], "invalid choice"),
+    (["--instance-memory", "1024"], "invalid choice"),
+    (["--maximum-instance-count", "0"], "0 is not between 1 and 1000"),
+    (["--api-auth", "key", "--entra-client-id", "x"], "--entra-client-id needs --api-auth entra"),
 ])
 def test_bad_arguments_are_refused_before_any_az_call(fake_az, capsys, extra, message):
     """Stand-in az: argument errors exit 2 and never reach az."""

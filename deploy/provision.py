@@ -23,6 +23,8 @@ from eventaudit import settings
 from eventaudit.errors import ConfigurationError
 
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+# Pythons run by the classic worker (azure-functions-worker); it reads PYTHON_ISOLATE_WORKER_DEPENDENCIES.
+CLASSIC_WORKER_PYTHONS = ("3.11", "3.12")
 # Flex Consumption instance sizes (Functions docs, flex-consumption-plan, "Instance memory").
 INSTANCE_MEMORY = (512, 2048, 4096)
 # The app's own identity on the host storage and audit tables (see deploy/roles.py for why each).
@@ -73,12 +75,14 @@ def desired_settings(o: Options, insights: monitoring.Insights) -> dict[str, str
         # the host finds blob, queue and table endpoints from the account name, as the system identity.
         "AzureWebJobsStorage__accountName": o.storage_account,
         "AUDIT_STORAGE__tableServiceUri": f"https://{o.storage_account}.table.core.windows.net",
-        # The worker's own azure-functions would otherwise shadow ours (CloudEvents decoding).
-        "PYTHON_ISOLATE_WORKER_DEPENDENCIES": "1",
         "APPLICATIONINSIGHTS_CONNECTION_STRING": insights.connection_string,
         # How the page and the API authenticate (BRIEF, "Sign-in for the page and the API").
         "AUDIT_API_AUTH": o.api_auth,
     }
+    if o.python_version in CLASSIC_WORKER_PYTHONS:
+        # The classic worker's warm placeholders would otherwise keep its bundled azure-functions,
+        # which decodes no CloudEvents (docs/runtime.md); Python 3.13+ isolates dependencies itself.
+        wanted["PYTHON_ISOLATE_WORKER_DEPENDENCIES"] = "1"
     if o.table_prefix is not None:
         wanted["AUDIT_TABLE_PREFIX"] = o.table_prefix
     if o.allowed_sources is not None:

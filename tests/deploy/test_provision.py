@@ -256,3 +256,12 @@ def test_the_package_holds_the_app_and_leaves_out_tests_and_tools(tmp_path):
     assert not [n for n in names if n.startswith(("tests/", "deploy/", "tools/", ".venv", "node_modules/"))]
     assert "local.settings.json" not in names
     assert provision.package.build(tmp_path / "again.zip") == digest
+
+
+@pytest.mark.parametrize(("python", "isolated"), [("3.11", "1"), ("3.12", "1"), ("3.13", None)])
+def test_dependency_isolation_is_set_only_for_the_classic_worker(fake_az, python, isolated):
+    """Stand-in az: PYTHON_ISOLATE_WORKER_DEPENDENCIES matters only to the classic worker of Python
+    3.11/3.12 (docs/runtime.md); 3.13+ isolates the app's packages itself, so it is not set there."""
+    existing_container()
+    assert run([*PROVISION_BASE, "--skip-deploy", "--python-version", python]) == 0
+    assert settings(fake_az).get("PYTHON_ISOLATE_WORKER_DEPENDENCIES") == isolated

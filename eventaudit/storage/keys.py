@@ -8,6 +8,8 @@
   in one partition. Snapshot events have a partition of their own per store.
 - Key state rows live in the same shard partitions as the key's events; RowKey = hash of
   (key, label), since keys may hold characters and lengths that Table keys refuse.
+- Revision rows (values) and pending captures live in the key's shard partition too, keyed by a hash
+  of (key, label, etag): one row per revision, whoever writes it first.
 """
 
 from __future__ import annotations
@@ -67,3 +69,14 @@ def unhandled_partition(time: dt.datetime | None, identity: str) -> str:
 def key_state_version(time: dt.datetime, sequence: int, identity: str) -> str:
     """Orders the events of one key: event time, then the sync token's sequence number, then id."""
     return f"{ticks(time):019d}.{max(sequence, 0):020d}.{identity}"
+
+
+def revision_row_key(key: str, label: str, etag: str) -> str:
+    """One revision of a key-value: the etag App Configuration gave it, with its key and label."""
+    text = json.dumps([key, label, etag], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def pending_capture_row_key(key: str, label: str, etag: str, change: str) -> str:
+    """The capture an event asks for: its revision and the kind of change (a delete shares the etag)."""
+    return f"{revision_row_key(key, label, etag)}-{change[:1].lower()}"

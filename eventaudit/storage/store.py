@@ -165,6 +165,14 @@ class AuditStore:
             raise PermanentStorageError(f"event of {len(text)} characters is too large to record")
         self._upsert(UNHANDLED_EVENTS, [main, *parts])
 
+    def upsert(self, table: str, entity: dict[str, Any]) -> None:
+        """Insert or replace one entity (checked against Table Storage's limits first)."""
+        self._upsert(table, [entity])
+
+    def call(self, table: str, operation: Callable[[TableClient], T]) -> T:
+        """Run one operation on a table (created on first use), with the app's error translation."""
+        return self._call(table, operation)
+
     # --- reads used by tools and tests ----------------------------------------------------
 
     def read_unhandled_event(self, partition: str, row: str) -> str:

@@ -39,8 +39,17 @@ from tools.azurite import free_port
 
 # REST versioning.md: api-version is required and must be one the service knows. The emulator's
 # controllers list these (ApiVersion attributes); SDK 1.10 sends 2026-04-01 by default.
-API_VERSIONS = frozenset({"1.0", "2022-11-01-preview", "2023-05-01-preview", "2023-10-01", "2023-11-01",
-                          "2024-09-01", "2026-04-01"})
+API_VERSIONS = frozenset(
+    {
+        "1.0",
+        "2022-11-01-preview",
+        "2023-05-01-preview",
+        "2023-10-01",
+        "2023-11-01",
+        "2024-09-01",
+        "2026-04-01",
+    }
+)
 PAGE_SIZE = 100  # the service's page of items (docs/REST kv.md and revisions.md: paged; 100 per page)
 HMAC_TTL = dt.timedelta(minutes=15)  # REST authentication/hmac.md: Date "can not be more than 15 min off"
 KV_SIZE_LIMIT = 10_000  # learn.microsoft.com concept-key-value: key, value and attributes, 10,000 characters
@@ -69,9 +78,16 @@ class Revision:
     sn: int  # the store's sequence number when it was written (its sync token's sn)
 
     def to_json(self, fields: Iterable[str] = FIELDS) -> dict[str, Any]:
-        full = {"etag": self.etag, "key": self.key, "label": self.label, "content_type": self.content_type,
-                "value": self.value, "tags": self.tags, "locked": self.locked,
-                "last_modified": self.last_modified.isoformat().replace("+00:00", "Z")}
+        full = {
+            "etag": self.etag,
+            "key": self.key,
+            "label": self.label,
+            "content_type": self.content_type,
+            "value": self.value,
+            "tags": self.tags,
+            "locked": self.locked,
+            "last_modified": self.last_modified.isoformat().replace("+00:00", "Z"),
+        }
         return {name: full[name] for name in fields}
 
 
@@ -95,12 +111,25 @@ class AccessKey:
 class Problem(Exception):
     """An error answer: problem+json body (REST kv.md "Filter Validation", throttling.md)."""
 
-    def __init__(self, status: int, title: str, *, type_: str = "invalid-argument", name: str | None = None,
-                 detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        *,
+        type_: str = "invalid-argument",
+        name: str | None = None,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(title)
         self.status = status
-        self.body = {"type": f"https://azconfig.io/errors/{type_}", "title": title, "status": status,
-                     **({"name": name} if name else {}), **({"detail": detail} if detail else {})}
+        self.body = {
+            "type": f"https://azconfig.io/errors/{type_}",
+            "title": title,
+            "status": status,
+            **({"name": name} if name else {}),
+            **({"detail": detail} if detail else {}),
+        }
         self.headers = headers or {}
 
 
@@ -125,11 +154,18 @@ class _State:
 class AppConfigStandIn:
     """The stand-in store and its HTTP server (start/stop, or use as a context manager)."""
 
-    def __init__(self, *, name: str = "contoso", port: int | None = None,
-                 retention: dt.timedelta = dt.timedelta(days=7), cache_seconds: float = 0.0,
-                 kv_size_limit: int = KV_SIZE_LIMIT, clock: Clock | None = None,
-                 resource_group: str = "platform-prod",
-                 subscription: str = "5b4b650e-28b9-4790-b3ab-ddbd88d727c4") -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "contoso",
+        port: int | None = None,
+        retention: dt.timedelta = dt.timedelta(days=7),
+        cache_seconds: float = 0.0,
+        kv_size_limit: int = KV_SIZE_LIMIT,
+        clock: Clock | None = None,
+        resource_group: str = "platform-prod",
+        subscription: str = "5b4b650e-28b9-4790-b3ab-ddbd88d727c4",
+    ) -> None:
         self.name = name
         self.port = port or free_port()
         # Revisions are kept 7 days (Free, Developer) or 30 (Standard, Premium), configurable per store.
@@ -140,11 +176,15 @@ class AppConfigStandIn:
         self.cache_seconds = cache_seconds
         self.kv_size_limit = kv_size_limit
         self.clock: Clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.resource_id = (f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
-                            f"microsoft.appconfiguration/configurationstores/{name}")
+        self.resource_id = (
+            f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+            f"microsoft.appconfiguration/configurationstores/{name}"
+        )
         self.token_id = base64.b64encode(hashlib.sha256(name.encode()).digest()[:6]).decode()
-        self.keys = [AccessKey("standin-rw", base64.b64encode(secrets.token_bytes(32)).decode()),
-                     AccessKey("standin-ro", base64.b64encode(secrets.token_bytes(32)).decode(), READ_ONLY)]
+        self.keys = [
+            AccessKey("standin-rw", base64.b64encode(secrets.token_bytes(32)).decode()),
+            AccessKey("standin-ro", base64.b64encode(secrets.token_bytes(32)).decode(), READ_ONLY),
+        ]
         self.requests: list[Request] = []
         self.published_events: list[dict[str, Any]] = []
         self._state = _State()
@@ -164,16 +204,18 @@ class AppConfigStandIn:
         return f"Endpoint={self.endpoint};Id={key.id};Secret={key.secret}"
 
     def add_key(self, role: str) -> AccessKey:
-        key = AccessKey(f"standin-{uuid.uuid4().hex[:8]}", base64.b64encode(secrets.token_bytes(32)).decode(),
-                        role)
+        key = AccessKey(
+            f"standin-{uuid.uuid4().hex[:8]}", base64.b64encode(secrets.token_bytes(32)).decode(), role
+        )
         self.keys.append(key)
         return key
 
     def start(self) -> AppConfigStandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="appconfig-standin",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="appconfig-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -255,11 +297,24 @@ class AppConfigStandIn:
         return sorted(current.values(), key=lambda r: (r.key, r.label or ""))
 
     def _current(self, key: str, label: str | None) -> Revision | None:
-        return next((r for r in self._state_at(None, self.clock(), {self.token_id: 1 << 62})
-                     if r.key == key and r.label == label), None)
+        return next(
+            (
+                r
+                for r in self._state_at(None, self.clock(), {self.token_id: 1 << 62})
+                if r.key == key and r.label == label
+            ),
+            None,
+        )
 
-    def _write(self, key: str, label: str | None, value: str | None, content_type: str | None,
-               tags: dict[str, str], locked: bool) -> Revision:
+    def _write(
+        self,
+        key: str,
+        label: str | None,
+        value: str | None,
+        content_type: str | None,
+        tags: dict[str, str],
+        locked: bool,
+    ) -> Revision:
         state = self._state
         state.sn += 1
         now = self.clock()
@@ -283,24 +338,32 @@ class AppConfigStandIn:
         self._publish("Microsoft.AppConfiguration.KeyValueDeleted", key, label, current.etag, state.sn, now)
         return current
 
-    def _publish(self, event_type: str, key: str, label: str | None, etag: str, sn: int,
-                 at: dt.datetime) -> None:
+    def _publish(
+        self, event_type: str, key: str, label: str | None, etag: str, sn: int, at: dt.datetime
+    ) -> None:
         """The event App Configuration publishes (event-grid source docs: data holds key, label, etag,
         syncToken; the subject is the key-value's URL)."""
         subject = f"https://{self.name}.azconfig.io/kv/{quote(key, safe='')}"
         if label is not None:
             subject += f"?label={quote(label, safe='')}"
-        self.published_events.append({
-            "id": str(uuid.uuid4()), "topic": self.resource_id, "subject": subject, "eventType": event_type,
-            "eventTime": at.isoformat().replace("+00:00", "Z"),
-            "data": {"key": key, "label": label, "etag": etag, "syncToken": self.sync_token(sn)},
-            "dataVersion": "1", "metadataVersion": "1",
-        })
+        self.published_events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "topic": self.resource_id,
+                "subject": subject,
+                "eventType": event_type,
+                "eventTime": at.isoformat().replace("+00:00", "Z"),
+                "data": {"key": key, "label": label, "etag": etag, "syncToken": self.sync_token(sn)},
+                "dataVersion": "1",
+                "metadataVersion": "1",
+            }
+        )
 
     # --- HTTP --------------------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes
-               ) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(target)
         path = unquote(split.path)
         query = _query(split.query)
@@ -308,14 +371,21 @@ class AppConfigStandIn:
             with self._lock:
                 if self._throttled:
                     retry = self._throttled.pop(0)
-                    raise Problem(429, "Resource utilization has surpassed the assigned quota",
-                                  type_="too-many-requests", headers={"retry-after-ms": str(retry)})
+                    raise Problem(
+                        429,
+                        "Resource utilization has surpassed the assigned quota",
+                        type_="too-many-requests",
+                        headers={"retry-after-ms": str(retry)},
+                    )
             key = self._authenticate(method, target, headers, body)
             _check_api_version(query)
             status, out_headers, payload = self._route(method, path, query, headers, body, key)
         except Problem as problem:
-            status, out_headers, payload = problem.status, {"Content-Type": PROBLEM, **problem.headers}, \
-                problem.body
+            status, out_headers, payload = (
+                problem.status,
+                {"Content-Type": PROBLEM, **problem.headers},
+                problem.body,
+            )
             if status == 401:
                 out_headers.setdefault("WWW-Authenticate", "HMAC-SHA256, Bearer")
         with self._lock:
@@ -356,8 +426,9 @@ class AppConfigStandIn:
         if key is None:
             raise _hmac_error("Invalid Credential")
         string_to_sign = "\n".join([method.upper(), target, ";".join(headers[h.lower()] for h in signed)])
-        expected = hmac.new(base64.b64decode(key.secret), string_to_sign.encode("ascii", "replace"),
-                            hashlib.sha256).digest()
+        expected = hmac.new(
+            base64.b64decode(key.secret), string_to_sign.encode("ascii", "replace"), hashlib.sha256
+        ).digest()
         try:
             given = base64.b64decode(token.get("Signature", ""), validate=True)
         except (binascii.Error, ValueError):
@@ -368,12 +439,23 @@ class AppConfigStandIn:
             raise _hmac_error("Invalid content hash")
         return key
 
-    def _route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes,
-               key: AccessKey) -> tuple[int, dict[str, str], Any]:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        key: AccessKey,
+    ) -> tuple[int, dict[str, str], Any]:
         if key.role == NO_ACCESS:
             # An identity without App Configuration Data Reader/Owner gets 403 (stands in for Entra RBAC).
-            raise Problem(403, "Forbidden", type_="forbidden",
-                          detail="The identity has no data-plane role on this store")
+            raise Problem(
+                403,
+                "Forbidden",
+                type_="forbidden",
+                detail="The identity has no data-plane role on this store",
+            )
         tokens = _sync_tokens(headers.get("sync-token", ""))
         now = self.clock()
         at = _accept_datetime(headers)
@@ -383,16 +465,27 @@ class AppConfigStandIn:
             return self._list(query, tokens, now, at, revisions=False)
         for prefix in ("/kv/", "/locks/"):
             if path.startswith(prefix) and len(path) > len(prefix):
-                return self._key_value(method, prefix, path[len(prefix):], query, headers, body, key)
+                return self._key_value(method, prefix, path[len(prefix) :], query, headers, body, key)
         raise Problem(404, "Not Found", type_="not-found")
 
-    def _list(self, query: dict[str, str], tokens: dict[str, int], now: dt.datetime,
-              at: dt.datetime | None, *, revisions: bool) -> tuple[int, dict[str, str], Any]:
+    def _list(
+        self,
+        query: dict[str, str],
+        tokens: dict[str, int],
+        now: dt.datetime,
+        at: dt.datetime | None,
+        *,
+        revisions: bool,
+    ) -> tuple[int, dict[str, str], Any]:
         key_filter = _filter("key", query.get("key"))
         label_filter = _filter("label", query.get("label"))
         if "tags" in query:
-            raise Problem(400, "Invalid request parameter 'tags'", name="tags",
-                          detail="tag filters are not modelled by this stand-in")
+            raise Problem(
+                400,
+                "Invalid request parameter 'tags'",
+                name="tags",
+                detail="tag filters are not modelled by this stand-in",
+            )
         fields = _select(query)
         after = _decode_after(query.get("after"))
         with self._lock:
@@ -407,7 +500,9 @@ class AppConfigStandIn:
                     items = [r for r in items if r.sn < int(after)]
                 position = lambda r: str(r.sn)  # noqa: E731
             else:
-                items = [r for r in self._state_at(at, now, tokens) if key_filter(r.key) and label_filter(r.label)]
+                items = [
+                    r for r in self._state_at(at, now, tokens) if key_filter(r.key) and label_filter(r.label)
+                ]
                 if after is not None:
                     items = [r for r in items if json.dumps([r.key, r.label or ""]) > after]
                 position = lambda r: json.dumps([r.key, r.label or ""])  # noqa: E731
@@ -426,8 +521,16 @@ class AppConfigStandIn:
             headers["Memento-Datetime"] = email.utils.format_datetime(at, usegmt=True)  # TimeGateFilter.cs
         return 200, headers, body
 
-    def _key_value(self, method: str, prefix: str, key: str, query: dict[str, str], headers: dict[str, str],
-                   body: bytes, access: AccessKey) -> tuple[int, dict[str, str], Any]:
+    def _key_value(
+        self,
+        method: str,
+        prefix: str,
+        key: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        access: AccessKey,
+    ) -> tuple[int, dict[str, str], Any]:
         label = query.get("label")
         label = None if label in (None, NO_LABEL) else label
         write = method in ("PUT", "DELETE")
@@ -446,12 +549,18 @@ class AppConfigStandIn:
             if prefix == "/locks/":
                 if current is None:
                     raise Problem(404, "Not Found", type_="not-found")
-                revision = self._write(key, label, current.value, current.content_type, current.tags,
-                                       method == "PUT")
+                revision = self._write(
+                    key, label, current.value, current.content_type, current.tags, method == "PUT"
+                )
                 return 200, _kv_headers(revision), revision.to_json()
             if current is not None and current.locked:
-                raise Problem(409, f"Modifing key '{key}' is not allowed", type_="key-locked", name=key,
-                              detail="The key is read-only. To allow modification unlock it first.")
+                raise Problem(
+                    409,
+                    f"Modifing key '{key}' is not allowed",
+                    type_="key-locked",
+                    name=key,
+                    detail="The key is read-only. To allow modification unlock it first.",
+                )
             if method == "DELETE":
                 deleted = self._delete(key, label)
                 return (200, _kv_headers(deleted), deleted.to_json()) if deleted else (204, {}, None)
@@ -460,16 +569,26 @@ class AppConfigStandIn:
             document = _json_body(body)
             value, content_type = document.get("value"), document.get("content_type")
             tags = document.get("tags") or {}
-            size = len(key) + len(label or "") + len(value or "") + len(content_type or "") + sum(
-                len(k) + len(v or "") for k, v in tags.items())
+            size = (
+                len(key)
+                + len(label or "")
+                + len(value or "")
+                + len(content_type or "")
+                + sum(len(k) + len(v or "") for k, v in tags.items())
+            )
             if size > self.kv_size_limit:
-                raise Problem(413, "Request Entity Too Large", type_="kv-too-large",
-                              detail=f"key-value is {size} characters; the limit is {self.kv_size_limit}")
+                raise Problem(
+                    413,
+                    "Request Entity Too Large",
+                    type_="kv-too-large",
+                    detail=f"key-value is {size} characters; the limit is {self.kv_size_limit}",
+                )
             revision = self._write(key, label, value, content_type, tags, False)
             return 200, _kv_headers(revision), revision.to_json()
 
 
 # --- parsing ----------------------------------------------------------------------------------------
+
 
 def _query(text: str) -> dict[str, str]:
     pairs = parse_qsl(text, keep_blank_values=True)
@@ -483,11 +602,19 @@ def _query(text: str) -> dict[str, str]:
 def _check_api_version(query: dict[str, str]) -> None:
     version = query.get("api-version")
     if version is None:
-        raise Problem(400, "API version is not specified", name="api-version",
-                      detail="An API version is required, but was not specified.")
+        raise Problem(
+            400,
+            "API version is not specified",
+            name="api-version",
+            detail="An API version is required, but was not specified.",
+        )
     if version not in API_VERSIONS:
-        raise Problem(400, "Unsupported API version", name="api-version",
-                      detail=f"The HTTP resource does not support the API version '{version}'.")
+        raise Problem(
+            400,
+            "Unsupported API version",
+            name="api-version",
+            detail=f"The HTTP resource does not support the API version '{version}'.",
+        )
 
 
 def _filter(name: str, text: str | None) -> Callable[[str | None], bool]:
@@ -501,8 +628,12 @@ def _filter(name: str, text: str | None) -> Callable[[str | None], bool]:
     current, escaped, wildcard = [], False, False
     for position, char in enumerate(text):
         if wildcard:
-            raise Problem(400, f"Invalid request parameter '{name}'", name=name,
-                          detail=f"{name}({position}): Invalid character")
+            raise Problem(
+                400,
+                f"Invalid request parameter '{name}'",
+                name=name,
+                detail=f"{name}({position}): Invalid character",
+            )
         if escaped:
             current.append(char)
             escaped = False
@@ -513,21 +644,37 @@ def _filter(name: str, text: str | None) -> Callable[[str | None], bool]:
             current = []
         elif char == "*":
             if not current and (parts or position == 0):
-                raise Problem(400, f"Invalid request parameter '{name}'", name=name,
-                              detail=f"{name}({position}): Invalid character")
+                raise Problem(
+                    400,
+                    f"Invalid request parameter '{name}'",
+                    name=name,
+                    detail=f"{name}({position}): Invalid character",
+                )
             wildcard = True
         else:
             current.append(char)
     if escaped:
-        raise Problem(400, f"Invalid request parameter '{name}'", name=name,
-                      detail=f"{name}({len(text)}): Invalid escape sequence")
+        raise Problem(
+            400,
+            f"Invalid request parameter '{name}'",
+            name=name,
+            detail=f"{name}({len(text)}): Invalid escape sequence",
+        )
     parts.append(("".join(current), wildcard))
     if wildcard and len(parts) > 1:
-        raise Problem(400, f"Invalid request parameter '{name}'", name=name,
-                      detail=f"{name}: a wildcard cannot be combined with a list")
+        raise Problem(
+            400,
+            f"Invalid request parameter '{name}'",
+            name=name,
+            detail=f"{name}: a wildcard cannot be combined with a list",
+        )
     if len(parts) > MAX_FILTER_VALUES:
-        raise Problem(400, f"Invalid request parameter '{name}'", name=name,
-                      detail=f"{name}: at most {MAX_FILTER_VALUES} comma-separated values")
+        raise Problem(
+            400,
+            f"Invalid request parameter '{name}'",
+            name=name,
+            detail=f"{name}: at most {MAX_FILTER_VALUES} comma-separated values",
+        )
     if wildcard:
         prefix = parts[0][0]
         return lambda value: value is not None and value.startswith(prefix)
@@ -542,8 +689,12 @@ def _select(query: dict[str, str]) -> tuple[str, ...]:
     fields = tuple(part.strip() for part in text.split(","))
     unknown = [f for f in fields if f not in FIELDS]
     if unknown:
-        raise Problem(400, "Invalid request parameter '$select'", name="$select",
-                      detail=f"unknown field {unknown[0]!r}; known: {', '.join(FIELDS)}")
+        raise Problem(
+            400,
+            "Invalid request parameter '$select'",
+            name="$select",
+            detail=f"unknown field {unknown[0]!r}; known: {', '.join(FIELDS)}",
+        )
     return fields
 
 
@@ -553,16 +704,20 @@ def _decode_after(token: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise Problem(400, "Invalid request parameter 'After'", name="After", detail="invalid token") from None
+        raise Problem(
+            400, "Invalid request parameter 'After'", name="After", detail="invalid token"
+        ) from None
 
 
 def _parse_http_date(text: str) -> dt.datetime | None:
     """RFC 1123 (REST hmac.md), ISO 8601, or what SDK 1.10 sends ("Dec, 04 2026 20:42:42.123456 GMT",
     _utils.get_current_utc_time; the service parses dates leniently, DateTimeOffset.TryParse)."""
     text = text.strip()
-    for parse in (lambda t: email.utils.parsedate_to_datetime(t),
-                  lambda t: dt.datetime.strptime(t, "%b, %d %Y %H:%M:%S.%f GMT").replace(tzinfo=dt.UTC),
-                  lambda t: dt.datetime.fromisoformat(t.replace("Z", "+00:00"))):
+    for parse in (
+        lambda t: email.utils.parsedate_to_datetime(t),
+        lambda t: dt.datetime.strptime(t, "%b, %d %Y %H:%M:%S.%f GMT").replace(tzinfo=dt.UTC),
+        lambda t: dt.datetime.fromisoformat(t.replace("Z", "+00:00")),
+    ):
         try:
             value = parse(text)
         except (TypeError, ValueError, IndexError):
@@ -609,8 +764,15 @@ def _parse_hmac(credential: str) -> dict[str, str]:
 
 def _hmac_error(description: str) -> Problem:
     """REST authentication/hmac.md "Errors": 401 with the reason in WWW-Authenticate."""
-    return Problem(401, "Unauthorized", type_="unauthorized", detail=description, headers={
-        "WWW-Authenticate": f'HMAC-SHA256 error="invalid_token" error_description="{description}", Bearer'})
+    return Problem(
+        401,
+        "Unauthorized",
+        type_="unauthorized",
+        detail=description,
+        headers={
+            "WWW-Authenticate": f'HMAC-SHA256 error="invalid_token" error_description="{description}", Bearer'
+        },
+    )
 
 
 def _matches(headers: dict[str, str], current: Revision) -> bool:
@@ -633,8 +795,11 @@ def _json_body(body: bytes) -> dict[str, Any]:
 
 
 def _kv_headers(revision: Revision) -> dict[str, str]:
-    return {"Content-Type": KV_MEDIA_TYPE, "ETag": f'"{revision.etag}"',
-            "Last-Modified": email.utils.format_datetime(revision.last_modified, usegmt=True)}
+    return {
+        "Content-Type": KV_MEDIA_TYPE,
+        "ETag": f'"{revision.etag}"',
+        "Last-Modified": email.utils.format_datetime(revision.last_modified, usegmt=True),
+    }
 
 
 def _handler_for(standin: AppConfigStandIn) -> type[BaseHTTPRequestHandler]:
@@ -666,7 +831,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m tools.appconfig_standin", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.appconfig_standin", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--name", default="contoso", help="store name (default contoso)")
     args = parser.parse_args(argv)

@@ -92,13 +92,20 @@ class PassReport:
     def summary(self) -> str:
         if not self.stores:
             return "no pending captures"
-        return "; ".join(f"{s.store}: {s.finished} captured or reported, {s.deferred} deferred, "
-                         f"{s.requests} requests" + (f" ({s.problem})" if s.problem else "")
-                         for s in self.stores)
+        return "; ".join(
+            f"{s.store}: {s.finished} captured or reported, {s.deferred} deferred, "
+            f"{s.requests} requests" + (f" ({s.problem})" if s.problem else "")
+            for s in self.stores
+        )
 
 
-def run_pass(store: AuditStore, settings: CaptureSettings | None = None, *,
-             clients: ClientFactory | None = None, now: dt.datetime | None = None) -> PassReport:
+def run_pass(
+    store: AuditStore,
+    settings: CaptureSettings | None = None,
+    *,
+    clients: ClientFactory | None = None,
+    now: dt.datetime | None = None,
+) -> PassReport:
     """One capture pass over every store with pending work."""
     settings = settings or load_capture_settings()
     clients = clients or (lambda name: client_for(settings, name))
@@ -117,8 +124,13 @@ def run_pass(store: AuditStore, settings: CaptureSettings | None = None, *,
     return report
 
 
-def capture_store(store: AuditStore, settings: CaptureSettings, items: list[PendingCapture],
-                  clients: ClientFactory, now: dt.datetime) -> StoreOutcome:
+def capture_store(
+    store: AuditStore,
+    settings: CaptureSettings,
+    items: list[PendingCapture],
+    clients: ClientFactory,
+    now: dt.datetime,
+) -> StoreOutcome:
     name = items[0].store
     outcome = StoreOutcome(name)
     items = _give_up_on_old(store, settings, items, now, outcome)
@@ -130,8 +142,13 @@ def capture_store(store: AuditStore, settings: CaptureSettings, items: list[Pend
     if state.not_before and state.not_before > now:
         return _defer(outcome, items, state.problem or f"waiting until {state.not_before:%H:%M:%S}Z")
     if allowed <= 0:
-        logger.warning("Capture of %s deferred: today's %d requests are spent (%s); %d changes wait",
-                       name, settings.daily_requests, "AUDIT_APPCONFIG_DAILY_REQUESTS", len(items))
+        logger.warning(
+            "Capture of %s deferred: today's %d requests are spent (%s); %d changes wait",
+            name,
+            settings.daily_requests,
+            "AUDIT_APPCONFIG_DAILY_REQUESTS",
+            len(items),
+        )
         return _defer(outcome, items, "today's request budget is spent")
     meter = Meter(allowed)
     search = Search(items)
@@ -143,8 +160,11 @@ def capture_store(store: AuditStore, settings: CaptureSettings, items: list[Pend
                 client.update_sync_token(item.sync_token)  # read at least what the event saw
         search.run(client, meter, name, previous=lambda i: _recorded(store, i))
     except BudgetSpent:
-        logger.warning("Capture of %s stopped: today's request budget (%d) is spent; the rest waits",
-                       name, settings.daily_requests)
+        logger.warning(
+            "Capture of %s stopped: today's request budget (%d) is spent; the rest waits",
+            name,
+            settings.daily_requests,
+        )
     except CaptureProblem as exc:
         problem = exc
     outcome.requests = meter.sent
@@ -167,8 +187,13 @@ class Search:
         self.exhausted = False  # the listing ended: everything it could show was seen
         self.oldest_seen: dt.datetime | None = None
 
-    def run(self, client: Any, meter: Meter, store_name: str,
-            previous: Callable[[PendingCapture], Revision | None]) -> None:
+    def run(
+        self,
+        client: Any,
+        meter: Meter,
+        store_name: str,
+        previous: Callable[[PendingCapture], Revision | None],
+    ) -> None:
         self._values_before(client, meter, store_name, self._scan_values(client, meter, store_name))
         for item in self.items:
             if item.stage == BEFORE_STAGE:  # its value was recorded on an earlier pass, by another scan:
@@ -186,8 +211,9 @@ class Search:
         keys = sorted({i.key for i in self.values})
         few = len(keys) <= MAX_KEYS_PER_FILTER
         awaiting: dict[tuple[str, str], tuple[str, str, str]] = {}  # kv -> the change awaiting its before
-        for page in pages(client, "/revisions", meter, key=key_filter(keys) if few else "*",
-                          store_name=store_name):
+        for page in pages(
+            client, "/revisions", meter, key=key_filter(keys) if few else "*", store_name=store_name
+        ):
             for revision in page:
                 waiting = awaiting.pop(revision.kv, None)
                 if waiting is not None:
@@ -202,8 +228,12 @@ class Search:
             unmatched = [i for k, i in wanted.items() if k not in self.found]
             if not unmatched and (not awaiting or not few):
                 break
-            if unmatched and self.oldest_seen and all(
-                    i.event_time - EVENT_SLACK > self.oldest_seen for i in unmatched) and not (few and awaiting):
+            if (
+                unmatched
+                and self.oldest_seen
+                and all(i.event_time - EVENT_SLACK > self.oldest_seen for i in unmatched)
+                and not (few and awaiting)
+            ):
                 break
         else:
             self.exhausted = True
@@ -215,8 +245,9 @@ class Search:
 
     def covered(self, item: PendingCapture) -> bool:
         """Whether the listing reached back past the time this change's revision would have."""
-        return self.exhausted or (self.oldest_seen is not None
-                                  and item.event_time - EVENT_SLACK > self.oldest_seen)
+        return self.exhausted or (
+            self.oldest_seen is not None and item.event_time - EVENT_SLACK > self.oldest_seen
+        )
 
     def _values_before(self, client: Any, meter: Meter, store_name: str, awaiting: list[Revision]) -> None:
         """Step 2: each key-value as it was just before its found revision."""
@@ -237,8 +268,14 @@ class Search:
             at = min(r.last_modified for r in group if r.last_modified) - dt.timedelta(microseconds=1)
             keys = sorted({r.key for r in group})
             state: dict[tuple[str, str], Revision] = {}
-            for page in pages(client, "/kv", meter, key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
-                              at=at, store_name=store_name):
+            for page in pages(
+                client,
+                "/kv",
+                meter,
+                key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
+                at=at,
+                store_name=store_name,
+            ):
                 state.update((r.kv, r) for r in page)
             for revision in group:
                 self.before[(*revision.kv, revision.etag)] = state.get(revision.kv)
@@ -251,8 +288,10 @@ def _recorded(store: AuditStore, item: PendingCapture) -> Revision | None:
     from eventaudit.storage import keys
 
     try:
-        entity = store.call(APP_CONFIGURATION_REVISIONS, lambda c: c.get_entity(
-            item.partition, keys.revision_row_key(item.key, item.label, item.etag)))
+        entity = store.call(
+            APP_CONFIGURATION_REVISIONS,
+            lambda c: c.get_entity(item.partition, keys.revision_row_key(item.key, item.label, item.etag)),
+        )
     except ResourceNotFoundError:
         return None
     modified = records.modified_time(entity)
@@ -261,8 +300,9 @@ def _recorded(store: AuditStore, item: PendingCapture) -> Revision | None:
     return Revision(item.key, item.label, item.etag, None, None, {}, False, modified)
 
 
-def _record(store: AuditStore, settings: CaptureSettings, search: Search, now: dt.datetime,
-            outcome: StoreOutcome) -> None:
+def _record(
+    store: AuditStore, settings: CaptureSettings, search: Search, now: dt.datetime, outcome: StoreOutcome
+) -> None:
     rows: list[dict[str, Any]] = []
     done: list[PendingCapture] = []
     later: list[tuple[PendingCapture, dict[str, Any]]] = []
@@ -273,15 +313,24 @@ def _record(store: AuditStore, settings: CaptureSettings, search: Search, now: d
             known_before = ident in search.before or item.change != "Modified"
             before = search.before.get(ident)
             if item.stage != BEFORE_STAGE:
-                rows.append(records.captured_entity(
-                    item.store, revision, source=records.EVENT, redaction=settings.redaction,
-                    previous_etag=(before.etag if before else ABSENT) if ident in search.before else None,
-                    event_time=item.event_time))
+                rows.append(
+                    records.captured_entity(
+                        item.store,
+                        revision,
+                        source=records.EVENT,
+                        redaction=settings.redaction,
+                        previous_etag=(before.etag if before else ABSENT) if ident in search.before else None,
+                        event_time=item.event_time,
+                    )
+                )
             elif known_before:
                 _set_previous(store, item, before)
             if before is not None:
-                rows.append(records.captured_entity(item.store, before, source=records.BACKFILL,
-                                                    redaction=settings.redaction))
+                rows.append(
+                    records.captured_entity(
+                        item.store, before, source=records.BACKFILL, redaction=settings.redaction
+                    )
+                )
             if known_before:
                 done.append(item)
             else:
@@ -289,12 +338,21 @@ def _record(store: AuditStore, settings: CaptureSettings, search: Search, now: d
         elif item.stage != BEFORE_STAGE and search.covered(item):
             attempts = item.attempts + 1
             if now - item.event_time > RETAINED_AT_LEAST:
-                rows.append(_placeholder(item, NOT_RETAINED, "value no longer retained: the store lists no "
-                                         "revision with this etag, and the change is older than its retention"))
+                rows.append(
+                    _placeholder(
+                        item,
+                        NOT_RETAINED,
+                        "value no longer retained: the store lists no "
+                        "revision with this etag, and the change is older than its retention",
+                    )
+                )
                 done.append(item)
             elif attempts >= MAX_ATTEMPTS:
-                rows.append(_placeholder(item, NOT_FOUND, f"the store listed no revision with this etag in "
-                                         f"{attempts} passes"))
+                rows.append(
+                    _placeholder(
+                        item, NOT_FOUND, f"the store listed no revision with this etag in {attempts} passes"
+                    )
+                )
                 done.append(item)
             else:
                 later.append((item, {"Attempts": attempts, "LastProblem": "revision not listed yet"}))
@@ -316,28 +374,44 @@ def _set_previous(store: AuditStore, item: PendingCapture, before: Revision | No
 
     from eventaudit.storage import keys
 
-    entity = {"PartitionKey": item.partition, "RowKey": keys.revision_row_key(item.key, item.label, item.etag),
-              "PreviousETag": before.etag if before else ABSENT}
+    entity = {
+        "PartitionKey": item.partition,
+        "RowKey": keys.revision_row_key(item.key, item.label, item.etag),
+        "PreviousETag": before.etag if before else ABSENT,
+    }
     store.call(APP_CONFIGURATION_REVISIONS, lambda c: c.update_entity(entity, mode=UpdateMode.MERGE))
 
 
 def _placeholder(item: PendingCapture, status: str, reason: str) -> dict[str, Any]:
-    logger.warning("Value of %s/%s [%s] etag %s not captured: %s", item.store, item.key, item.label,
-                   item.etag, reason)
-    return records.placeholder_entity(item.store, item.key, item.label, item.etag, status=status,
-                                      reason=reason, event_time=item.event_time)
+    logger.warning(
+        "Value of %s/%s [%s] etag %s not captured: %s", item.store, item.key, item.label, item.etag, reason
+    )
+    return records.placeholder_entity(
+        item.store, item.key, item.label, item.etag, status=status, reason=reason, event_time=item.event_time
+    )
 
 
-def _give_up_on_old(store: AuditStore, settings: CaptureSettings, items: list[PendingCapture],
-                    now: dt.datetime, outcome: StoreOutcome) -> list[PendingCapture]:
+def _give_up_on_old(
+    store: AuditStore,
+    settings: CaptureSettings,
+    items: list[PendingCapture],
+    now: dt.datetime,
+    outcome: StoreOutcome,
+) -> list[PendingCapture]:
     """Changes pending longer than any store keeps revisions can never be captured: report them."""
     horizon = now - dt.timedelta(days=settings.retention_days)
     old = [i for i in items if i.event_time < horizon]
     if old:
         state = pending_rows.read_state(store, items[0].store)
         why = f" (the store could not be read: {state.problem})" if state.problem else ""
-        rows = [_placeholder(i, NOT_RETAINED, f"value no longer retained: still not captured after "
-                                              f"{settings.retention_days} days{why}") for i in old]
+        rows = [
+            _placeholder(
+                i,
+                NOT_RETAINED,
+                f"value no longer retained: still not captured after {settings.retention_days} days{why}",
+            )
+            for i in old
+        ]
         outcome.recorded += records.write(store, rows)[0]
         pending_rows.finish(store, old)
         outcome.finished += len(old)
@@ -350,22 +424,41 @@ def _defer(outcome: StoreOutcome, items: Iterable[PendingCapture], why: str) -> 
     return outcome
 
 
-def _save_state(store: AuditStore, name: str, now: dt.datetime, day: str, sent: int,
-                problem: CaptureProblem | None) -> None:
+def _save_state(
+    store: AuditStore, name: str, now: dt.datetime, day: str, sent: int, problem: CaptureProblem | None
+) -> None:
     def change(state: StoreState) -> StoreState:
         used = state.used_on(day) + sent
         if problem is None:
             if state.problem:
                 logger.info("Capture of %s works again (was: %s)", name, state.problem)
-            return replace(state, budget_day=day, used=used, not_before=None, problem=None, problem_since=None,
-                           last_pass=now)
+            return replace(
+                state,
+                budget_day=day,
+                used=used,
+                not_before=None,
+                problem=None,
+                problem_since=None,
+                last_pass=now,
+            )
         message = str(problem)
         since = state.problem_since if state.problem == message else now
         if state.problem != message:  # reported once, when it starts (and again if it changes)
             log = logger.error if isinstance(problem, NotAllowed) else logger.warning
-            log("Capture of %s cannot proceed: %s; pending changes wait and are retried after %s", name,
-                message, problem.retry_after)
-        return replace(state, budget_day=day, used=used, not_before=now + problem.retry_after,
-                       problem=message, problem_since=since, last_pass=now)
+            log(
+                "Capture of %s cannot proceed: %s; pending changes wait and are retried after %s",
+                name,
+                message,
+                problem.retry_after,
+            )
+        return replace(
+            state,
+            budget_day=day,
+            used=used,
+            not_before=now + problem.retry_after,
+            problem=message,
+            problem_since=since,
+            last_pass=now,
+        )
 
     pending_rows.change_state(store, name, change)

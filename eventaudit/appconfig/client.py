@@ -102,26 +102,47 @@ def forget_clients() -> None:
         _clients.clear()
 
 
-def pages(client: Any, path: str, meter: Meter, *, key: str = "*", label: str = "*",
-          at: dt.datetime | None = None, store_name: str = "") -> Iterator[list[Revision]]:
-    """Each page of /revisions or /kv (newest first for revisions), until the last or the budget."""
-    params = {"key": key, "label": label, "api-version": API_VERSION}
-    url: str | None = f"{path}?{urlencode(params, quote_via=quote)}"
-    headers = {"Accept": "application/vnd.microsoft.appconfig.kvset+json, application/problem+json"}
-    if at is not None:
-        # RFC 7089 Accept-Datetime as the REST docs write it; microseconds kept, as the SDK sends them.
-        headers["Accept-Datetime"] = str(at.astimezone(dt.UTC))
-    while url:
-        meter.reserve()
-        try:
-            response = client.send_request(HttpRequest("GET", url, headers=headers))
-        except AzureError as exc:
-            raise Unavailable(f"store {store_name} is unreachable: {type(exc).__name__}: {exc}"[:500],
-                              dt.timedelta(minutes=5)) from exc
-        check(response, store_name)
-        body = response.json()
-        yield [Revision.from_json(item) for item in body.get("items", [])]
-        url = _with_api_version(body.get("@nextLink"))
+class Listing:
+    """The pages of /revisions (newest first) or /kv, until the last or the budget. Iterating again
+    after an error resumes at the page that failed."""
+
+    def __init__(
+        self,
+        client: Any,
+        path: str,
+        meter: Meter,
+        *,
+        key: str = "*",
+        label: str = "*",
+        at: dt.datetime | None = None,
+        store_name: str = "",
+    ) -> None:
+        self.client, self.meter, self.store_name = client, meter, store_name
+        params = {"key": key, "label": label, "api-version": API_VERSION}
+        self.url: str | None = f"{path}?{urlencode(params, quote_via=quote)}"
+        self.headers = {"Accept": "application/vnd.microsoft.appconfig.kvset+json, application/problem+json"}
+        if at is not None:
+            # RFC 7089 Accept-Datetime, on every page; microseconds kept, as the SDK sends them.
+            self.headers["Accept-Datetime"] = str(at.astimezone(dt.UTC))
+
+    def __iter__(self) -> Iterator[list[Revision]]:
+        while self.url:
+            self.meter.reserve()
+            try:
+                response = self.client.send_request(HttpRequest("GET", self.url, headers=self.headers))
+            except AzureError as exc:
+                raise Unavailable(
+                    f"store {self.store_name} is unreachable: {type(exc).__name__}: {exc}"[:500],
+                    dt.timedelta(minutes=5),
+                ) from exc
+            check(response, self.store_name)
+            body = response.json()
+            self.url = _with_api_version(body.get("@nextLink"))
+            yield [Revision.from_json(item) for item in body.get("items", [])]
+
+
+def pages(client: Any, path: str, meter: Meter, **options: Any) -> Listing:
+    return Listing(client, path, meter, **options)
 
 
 def check(response: Any, store_name: str) -> None:
@@ -135,10 +156,14 @@ def check(response: Any, store_name: str) -> None:
         raise NotAllowed(
             f"store {store_name} refused to let the app read it ({status}): grant the function app's "
             f"managed identity the role '{DATA_READER_ROLE}' on the store (deploy.subscribe does), e.g. "
-            f"az role assignment create --role \"{DATA_READER_ROLE}\" --assignee <principal id> "
-            f"--scope <store resource id>; or fix its connection string", dt.timedelta(minutes=30))
-    raise Unavailable(f"store {store_name} answered {status}: {response.text()[:300]}",
-                      retry_after(response.headers, dt.timedelta(minutes=5)))
+            f'az role assignment create --role "{DATA_READER_ROLE}" --assignee <principal id> '
+            f"--scope <store resource id>; or fix its connection string",
+            dt.timedelta(minutes=30),
+        )
+    raise Unavailable(
+        f"store {store_name} answered {status}: {response.text()[:300]}",
+        retry_after(response.headers, dt.timedelta(minutes=5)),
+    )
 
 
 def retry_after(headers: Mapping[str, str], default: dt.timedelta = dt.timedelta(seconds=30)) -> dt.timedelta:

@@ -53,14 +53,28 @@ class PendingCapture:
         return self.key, self.label
 
 
-def pending_entity(store_name: str, key: str, label: str, etag: str, change: str, event_time: dt.datetime,
-                   sync_token: str | None) -> dict[str, Any]:
+def pending_entity(
+    store_name: str,
+    key: str,
+    label: str,
+    etag: str,
+    change: str,
+    event_time: dt.datetime,
+    sync_token: str | None,
+) -> dict[str, Any]:
     """The row the event handler writes (upserted: a redelivery rewrites the same row)."""
     entity: dict[str, Any] = {
         "PartitionKey": keys.key_partition(store_name, key),
         "RowKey": keys.pending_capture_row_key(key, label, etag, change),
-        "Kind": PENDING, "StoreName": store_name, "Key": key, "Label": label, "ETag": etag, "Change": change,
-        "EventTime": event_time, "Attempts": 0, "Stage": VALUE_STAGE,
+        "Kind": PENDING,
+        "StoreName": store_name,
+        "Key": key,
+        "Label": label,
+        "ETag": etag,
+        "Change": change,
+        "EventTime": event_time,
+        "Attempts": 0,
+        "Stage": VALUE_STAGE,
     }
     if sync_token:
         entity["SyncToken"] = sync_token
@@ -69,19 +83,29 @@ def pending_entity(store_name: str, key: str, label: str, etag: str, change: str
 
 def from_entity(entity: Any) -> PendingCapture:
     return PendingCapture(
-        partition=entity["PartitionKey"], row=entity["RowKey"], store=entity["StoreName"], key=entity["Key"],
-        label=entity.get("Label") or "", etag=entity["ETag"], change=entity["Change"],
-        event_time=as_utc(entity["EventTime"]), sync_token=entity.get("SyncToken"),
-        attempts=int(entity.get("Attempts") or 0), stage=entity.get("Stage") or VALUE_STAGE)
+        partition=entity["PartitionKey"],
+        row=entity["RowKey"],
+        store=entity["StoreName"],
+        key=entity["Key"],
+        label=entity.get("Label") or "",
+        etag=entity["ETag"],
+        change=entity["Change"],
+        event_time=as_utc(entity["EventTime"]),
+        sync_token=entity.get("SyncToken"),
+        attempts=int(entity.get("Attempts") or 0),
+        stage=entity.get("Stage") or VALUE_STAGE,
+    )
 
 
 def read_pending(store: AuditStore, limit: int) -> list[PendingCapture]:
     """Pending captures, at most `limit`. The table holds only work not yet done, so reading it whole
     costs one request when idle and a page per 1,000 changes after a bulk import."""
+
     def rows(client: Any) -> list[Any]:
         found = []
-        for entity in client.query_entities("Kind eq @kind", parameters={"kind": PENDING},
-                                            results_per_page=1000):
+        for entity in client.query_entities(
+            "Kind eq @kind", parameters={"kind": PENDING}, results_per_page=1000
+        ):
             found.append(entity)
             if len(found) >= limit:
                 break
@@ -92,9 +116,15 @@ def read_pending(store: AuditStore, limit: int) -> list[PendingCapture]:
 
 def read_pending_of_key(store: AuditStore, store_name: str, key: str) -> list[PendingCapture]:
     partition = keys.key_partition(store_name, key)
-    entities = store.call(APP_CONFIGURATION_CAPTURES, lambda c: list(c.query_entities(
-        "PartitionKey eq @pk and Kind eq @kind and Key eq @key",
-        parameters={"pk": partition, "kind": PENDING, "key": key})))
+    entities = store.call(
+        APP_CONFIGURATION_CAPTURES,
+        lambda c: list(
+            c.query_entities(
+                "PartitionKey eq @pk and Kind eq @kind and Key eq @key",
+                parameters={"pk": partition, "kind": PENDING, "key": key},
+            )
+        ),
+    )
     return [from_entity(e) for e in entities]
 
 
@@ -118,6 +148,7 @@ def update(store: AuditStore, item: PendingCapture, **changes: Any) -> None:
 
 # --- per-store state ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StoreState:
     store: str
@@ -133,41 +164,71 @@ class StoreState:
         return self.used if self.budget_day == day else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"store": self.store, "requests_today": self.used, "budget_day": self.budget_day or None,
-                "not_before": _iso(self.not_before), "problem": self.problem,
-                "problem_since": _iso(self.problem_since), "last_pass": _iso(self.last_pass)}
+        return {
+            "store": self.store,
+            "requests_today": self.used,
+            "budget_day": self.budget_day or None,
+            "not_before": _iso(self.not_before),
+            "problem": self.problem,
+            "problem_since": _iso(self.problem_since),
+            "last_pass": _iso(self.last_pass),
+        }
 
 
 def read_state(store: AuditStore, store_name: str) -> StoreState:
     try:
-        entity = store.call(APP_CONFIGURATION_CAPTURES,
-                            lambda c: c.get_entity(STATE_PARTITION, store_name.lower()))
+        entity = store.call(
+            APP_CONFIGURATION_CAPTURES, lambda c: c.get_entity(STATE_PARTITION, store_name.lower())
+        )
     except ResourceNotFoundError:
         return StoreState(store_name)
     return StoreState(
-        store=store_name, budget_day=entity.get("BudgetDay") or "", used=int(entity.get("Used") or 0),
-        not_before=_time(entity.get("NotBefore")), problem=entity.get("Problem") or None,
-        problem_since=_time(entity.get("ProblemSince")), last_pass=_time(entity.get("LastPass")),
-        etag=entity.metadata["etag"])
+        store=store_name,
+        budget_day=entity.get("BudgetDay") or "",
+        used=int(entity.get("Used") or 0),
+        not_before=_time(entity.get("NotBefore")),
+        problem=entity.get("Problem") or None,
+        problem_since=_time(entity.get("ProblemSince")),
+        last_pass=_time(entity.get("LastPass")),
+        etag=entity.metadata["etag"],
+    )
 
 
-def change_state(store: AuditStore, store_name: str, change: Callable[[StoreState], StoreState]) -> StoreState:
+def change_state(
+    store: AuditStore, store_name: str, change: Callable[[StoreState], StoreState]
+) -> StoreState:
     """Apply `change` to the stored state under an ETag condition, again on what a racing pass wrote."""
     for _ in range(MAX_STATE_ATTEMPTS):
         current = read_state(store, store_name)
         new = change(current)
-        entity = {"PartitionKey": STATE_PARTITION, "RowKey": store_name.lower(), "StoreName": store_name,
-                  "BudgetDay": new.budget_day, "Used": new.used, "Problem": new.problem or ""}
-        for name, value in (("NotBefore", new.not_before), ("ProblemSince", new.problem_since),
-                            ("LastPass", new.last_pass)):
+        entity = {
+            "PartitionKey": STATE_PARTITION,
+            "RowKey": store_name.lower(),
+            "StoreName": store_name,
+            "BudgetDay": new.budget_day,
+            "Used": new.used,
+            "Problem": new.problem or "",
+        }
+        for name, value in (
+            ("NotBefore", new.not_before),
+            ("ProblemSince", new.problem_since),
+            ("LastPass", new.last_pass),
+        ):
             if value is not None:
                 entity[name] = value
         try:
             if current.etag is None:
-                store.call(APP_CONFIGURATION_CAPTURES, lambda c: c.create_entity(entity))
+                store.call(APP_CONFIGURATION_CAPTURES, lambda c, e=entity: c.create_entity(e))
             else:
-                store.call(APP_CONFIGURATION_CAPTURES, lambda c, etag=current.etag: c.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified))
+                store.call(
+                    APP_CONFIGURATION_CAPTURES,
+                    lambda c, e=entity, etag=current.etag: c.update_entity(
+                        e,
+                        mode=UpdateMode.REPLACE,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    ),
+                )
             return new
         except (ResourceExistsError, ResourceModifiedError):
             logger.info("Capture state of %s changed while we wrote it; applying again", store_name)
@@ -175,8 +236,10 @@ def change_state(store: AuditStore, store_name: str, change: Callable[[StoreStat
 
 
 def stores_with_state(store: AuditStore) -> Iterator[StoreState]:
-    entities = store.call(APP_CONFIGURATION_CAPTURES, lambda c: list(c.query_entities(
-        "PartitionKey eq @pk", parameters={"pk": STATE_PARTITION})))
+    entities = store.call(
+        APP_CONFIGURATION_CAPTURES,
+        lambda c: list(c.query_entities("PartitionKey eq @pk", parameters={"pk": STATE_PARTITION})),
+    )
     for entity in entities:
         yield read_state(store, entity.get("StoreName") or entity["RowKey"])
 

@@ -49,10 +49,16 @@ class Revision:
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> Revision:
         modified = item.get("last_modified")
-        return cls(key=item["key"], label=item.get("label") or "", etag=item["etag"], value=item.get("value"),
-                   content_type=item.get("content_type"), tags=item.get("tags") or {},
-                   locked=bool(item.get("locked")),
-                   last_modified=parse_timestamp(modified) if isinstance(modified, str) else None)
+        return cls(
+            key=item["key"],
+            label=item.get("label") or "",
+            etag=item["etag"],
+            value=item.get("value"),
+            content_type=item.get("content_type"),
+            tags=item.get("tags") or {},
+            locked=bool(item.get("locked")),
+            last_modified=parse_timestamp(modified) if isinstance(modified, str) else None,
+        )
 
     @property
     def kv(self) -> tuple[str, str]:
@@ -63,14 +69,26 @@ def partition(store_name: str, key: str) -> str:
     return keys.key_partition(store_name, key)
 
 
-def captured_entity(store_name: str, revision: Revision, *, source: str, redaction: Redaction,
-                    previous_etag: str | None = None, event_time: dt.datetime | None = None) -> dict[str, Any]:
+def captured_entity(
+    store_name: str,
+    revision: Revision,
+    *,
+    source: str,
+    redaction: Redaction,
+    previous_etag: str | None = None,
+    event_time: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The row of a captured revision; the value split over properties if it is long, or hashed."""
     entity: dict[str, Any] = {
         "PartitionKey": partition(store_name, revision.key),
         "RowKey": keys.revision_row_key(revision.key, revision.label, revision.etag),
-        "StoreName": store_name, "Key": revision.key, "Label": revision.label, "ETag": revision.etag,
-        "Status": CAPTURED, "Source": source, "Locked": revision.locked,
+        "StoreName": store_name,
+        "Key": revision.key,
+        "Label": revision.label,
+        "ETag": revision.etag,
+        "Status": CAPTURED,
+        "Source": source,
+        "Locked": revision.locked,
         "Tags": json.dumps(dict(revision.tags), ensure_ascii=False, sort_keys=True),
         "CapturedAt": dt.datetime.now(dt.UTC),
     }
@@ -85,19 +103,36 @@ def captured_entity(store_name: str, revision: Revision, *, source: str, redacti
     if revision.value is not None:
         if redaction.redacts(revision.key, revision.content_type):
             entity["Redacted"] = True
-            entity["ValueSha256"] = hashlib.sha256(revision.value.encode("utf-8", "surrogatepass")).hexdigest()
+            entity["ValueSha256"] = hashlib.sha256(
+                revision.value.encode("utf-8", "surrogatepass")
+            ).hexdigest()
         else:
             entity.update(_value_properties(revision.value))
     return entity
 
 
-def placeholder_entity(store_name: str, key: str, label: str, etag: str, *, status: str, reason: str,
-                       event_time: dt.datetime | None) -> dict[str, Any]:
+def placeholder_entity(
+    store_name: str,
+    key: str,
+    label: str,
+    etag: str,
+    *,
+    status: str,
+    reason: str,
+    event_time: dt.datetime | None,
+) -> dict[str, Any]:
     """The row of a revision whose value cannot be captured: why, and when its event happened."""
     entity: dict[str, Any] = {
-        "PartitionKey": partition(store_name, key), "RowKey": keys.revision_row_key(key, label, etag),
-        "StoreName": store_name, "Key": key, "Label": label, "ETag": etag, "Status": status,
-        "Source": EVENT, "Reason": reason[:1000], "CapturedAt": dt.datetime.now(dt.UTC),
+        "PartitionKey": partition(store_name, key),
+        "RowKey": keys.revision_row_key(key, label, etag),
+        "StoreName": store_name,
+        "Key": key,
+        "Label": label,
+        "ETag": etag,
+        "Status": status,
+        "Source": EVENT,
+        "Reason": reason[:1000],
+        "CapturedAt": dt.datetime.now(dt.UTC),
     }
     if event_time is not None:
         entity["EventTime"] = event_time
@@ -106,7 +141,7 @@ def placeholder_entity(store_name: str, key: str, label: str, etag: str, *, stat
 
 def _value_properties(value: str) -> dict[str, Any]:
     """Value, Value2, ... of at most CHUNK_CHARS characters each (a property holds 64 KiB of UTF-16)."""
-    chunks = [value[i:i + CHUNK_CHARS] for i in range(0, len(value), CHUNK_CHARS)] or [""]
+    chunks = [value[i : i + CHUNK_CHARS] for i in range(0, len(value), CHUNK_CHARS)] or [""]
     if len(chunks) > MAX_VALUE_PARTS:
         raise ValueError(f"value of {len(value)} characters is too long to store")
     properties: dict[str, Any] = {"Value": chunks[0]}
@@ -137,10 +172,12 @@ def write(store: AuditStore, entities: Iterable[dict[str, Any]]) -> tuple[int, i
     written = existing = 0
     for rows in by_partition.values():
         for start in range(0, len(rows), 100):
-            chunk = _unique(rows[start:start + 100])
+            chunk = _unique(rows[start : start + 100])
             for entity in chunk:
                 store._check(entity)
-            if len(chunk) > 1 and store.call(APP_CONFIGURATION_REVISIONS, lambda c, rows=chunk: _insert_all(c, rows)):
+            if len(chunk) > 1 and store.call(
+                APP_CONFIGURATION_REVISIONS, lambda c, rows=chunk: _insert_all(c, rows)
+            ):
                 written += len(chunk)
                 continue
             for entity in chunk:
@@ -189,8 +226,12 @@ def _insert_one(store: AuditStore, entity: dict[str, Any]) -> bool:
         if current.get("Status") == CAPTURED or entity["Status"] != CAPTURED:
             return False  # first writer wins
         try:
-            store.call(table, lambda c, etag=current.metadata["etag"]: c.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified))
+            store.call(
+                table,
+                lambda c, etag=current.metadata["etag"]: c.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+            )
             return True
         except (ResourceModifiedError, HttpResponseError) as exc:
             if getattr(exc, "status_code", None) not in (404, 409, 412):

@@ -19,7 +19,6 @@ BUDGET_SETTING = "AUDIT_APPCONFIG_DAILY_REQUESTS"
 RETENTION_SETTING = "AUDIT_APPCONFIG_RETENTION_DAYS"
 KEEP_SETTING = "AUDIT_APPCONFIG_KEEP_VALUES"
 REDACT_SETTING = "AUDIT_APPCONFIG_REDACT_VALUES"
-SCHEDULE_SETTING = "AUDIT_APPCONFIG_CAPTURE_SCHEDULE"
 
 # Global Azure; Azure China is azconfig.azure.cn, Azure US Government azconfig.azure.us.
 DEFAULT_SUFFIX = "azconfig.io"
@@ -28,11 +27,18 @@ DEFAULT_DAILY_REQUESTS = 200
 # Standard and Premium stores keep revisions 30 days (Free and Developer 7): a capture still pending
 # after this long can no longer succeed, and is recorded as "value no longer retained".
 DEFAULT_RETENTION_DAYS = 30
-# Every minute (NCRONTAB with seconds, as Azure Functions timers take it).
-DEFAULT_SCHEDULE = "0 */1 * * * *"
 # Keys whose names look secret keep only a SHA-256 of their value (matched case-insensitively).
-DEFAULT_REDACT = ("*password*", "*passwd*", "*pwd*", "*secret*", "*connectionstring*", "*connection?string*",
-                  "*token*", "*key*", "*credential*")
+DEFAULT_REDACT = (
+    "*password*",
+    "*passwd*",
+    "*pwd*",
+    "*secret*",
+    "*connectionstring*",
+    "*connection?string*",
+    "*token*",
+    "*key*",
+    "*credential*",
+)
 KEY_VAULT_REFERENCE = "application/vnd.microsoft.appconfig.keyvaultref+json"
 FEATURE_FLAG = "application/vnd.microsoft.appconfig.ff+json"
 
@@ -70,7 +76,9 @@ class CaptureSettings:
     def endpoint(self, store_name: str) -> str:
         """An explicit endpoint for the store, else https://<store>.<suffix>. Never taken from an event:
         the app's token would follow wherever an event pointed."""
-        return self.endpoints.get(store_name.lower()) or f"https://{store_name.lower()}.{self.endpoint_suffix}"
+        return (
+            self.endpoints.get(store_name.lower()) or f"https://{store_name.lower()}.{self.endpoint_suffix}"
+        )
 
     def connection_string(self, store_name: str) -> str | None:
         return self.connection_strings.get(self.endpoint(store_name).rstrip("/").lower())
@@ -80,7 +88,9 @@ def load_capture_settings(env: Mapping[str, str] | None = None) -> CaptureSettin
     env = os.environ if env is None else env
     suffix = env.get(ENDPOINT_SUFFIX_SETTING, "").strip().strip(".") or DEFAULT_SUFFIX
     if not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", suffix.lower()):
-        raise ConfigurationError(f"{ENDPOINT_SUFFIX_SETTING} must be a DNS suffix such as azconfig.io, got {suffix!r}")
+        raise ConfigurationError(
+            f"{ENDPOINT_SUFFIX_SETTING} must be a DNS suffix such as azconfig.io, got {suffix!r}"
+        )
     keep = _patterns(env.get(KEEP_SETTING))
     redact = _patterns(env.get(REDACT_SETTING)) if env.get(REDACT_SETTING, "").strip() else DEFAULT_REDACT
     return CaptureSettings(
@@ -92,11 +102,6 @@ def load_capture_settings(env: Mapping[str, str] | None = None) -> CaptureSettin
         retention_days=_positive(env, RETENTION_SETTING, DEFAULT_RETENTION_DAYS),
         redaction=Redaction(keep=keep, redact=redact),
     )
-
-
-def capture_schedule(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return env.get(SCHEDULE_SETTING, "").strip() or DEFAULT_SCHEDULE
 
 
 def _patterns(text: str | None) -> tuple[str, ...]:
@@ -111,7 +116,9 @@ def _endpoints(text: str) -> dict[str, str]:
         name, _, url = part.partition("=")
         parsed = urlparse(url)
         if not name or parsed.scheme not in ("https", "http") or not parsed.netloc:
-            raise ConfigurationError(f"{ENDPOINTS_SETTING} holds <store>=<https URL> pairs, got {part!r:.200}")
+            raise ConfigurationError(
+                f"{ENDPOINTS_SETTING} holds <store>=<https URL> pairs, got {part!r:.200}"
+            )
         endpoints[name.strip().lower()] = url.rstrip("/")
     return endpoints
 
@@ -122,8 +129,10 @@ def _connection_strings(text: str) -> dict[str, str]:
     for connection_string in text.split():
         parts = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
         if not {"Endpoint", "Id", "Secret"} <= parts.keys():
-            raise ConfigurationError(f"{CONNECTION_STRINGS_SETTING} holds App Configuration connection "
-                                     f"strings (Endpoint=...;Id=...;Secret=...), separated by spaces")
+            raise ConfigurationError(
+                f"{CONNECTION_STRINGS_SETTING} holds App Configuration connection "
+                f"strings (Endpoint=...;Id=...;Secret=...), separated by spaces"
+            )
         found[parts["Endpoint"].rstrip("/").lower()] = connection_string
     return found
 

@@ -26,6 +26,7 @@ from eventaudit.queries.redis import (
     recent_operations,
 )
 from eventaudit.queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, list_resources, resolve
+from eventaudit.queries.values import ValueAt, ValueChange, value_at, value_history
 
 __all__ = [
     "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",
@@ -33,4 +34,5 @@ __all__ = [
     "RedisOperation", "Resource", "TimeRange", "UnknownResource", "cache_operations", "check_limit",
     "current_keys", "failed_operations", "key_history", "last_scaling", "list_resources", "parse_time",
     "recent_changes", "recent_operations", "resolve", "snapshot_events", "store_changes", "time_range",
+    "ValueAt", "ValueChange", "value_at", "value_history",
 ]

@@ -264,6 +264,11 @@ def _get_or_none(client: TableClient, partition: str, row: str) -> Any:
 
 def _error_code(exc: HttpResponseError) -> str:
     code = getattr(exc, "error_code", None)
+    if not code:  # create_entity re-raises the service's error undecoded: read the code from the body
+        try:
+            code = exc.response.json()["odata.error"]["code"]  # type: ignore[union-attr]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            code = None
     return str(getattr(code, "value", code) or "")
 
 

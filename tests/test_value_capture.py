@@ -7,8 +7,6 @@ import json
 import logging
 import threading
 
-import pytest
-
 from eventaudit.appconfig import capture as capture_module
 from eventaudit.appconfig.backfill import backfill
 from eventaudit.appconfig.client import client_for
@@ -78,7 +76,7 @@ def test_a_bulk_import_costs_at_most_005_requests_per_change(values_env, standin
     assert spent <= 0.05 * 400, spent
     assert report.finished == 400 and not pending(values_env)
     found = by_etag(values_env)
-    for i, (key, etag) in enumerate(imported.items()):
+    for i, etag in enumerate(imported.values()):
         row = found[etag]
         assert row["Value"] == f"new {i}"
         if i < 120:

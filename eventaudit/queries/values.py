@@ -25,7 +25,7 @@ from eventaudit.appconfig.diff import Diff, Value, diff
 from eventaudit.appconfig.pending import PendingCapture, read_pending_of_key, read_state
 from eventaudit.queries.appconfig import MAX_KEY_CHARS
 from eventaudit.queries.errors import InvalidQuery
-from eventaudit.queries.models import Page
+from eventaudit.queries.models import Page, _Record
 from eventaudit.queries.ranges import ANY_TIME, TimeRange, iso
 from eventaudit.queries.reader import check_limit, decode_token, encode_token, read_all
 from eventaudit.queries.resources import APP_CONFIGURATION_STORE, resolve
@@ -63,7 +63,7 @@ class RevisionValue:
 
 
 @dataclass(frozen=True)
-class ValueChange:
+class ValueChange(_Record):
     """One change of a key-value: from `before` to `after` (None: did not exist / deleted)."""
 
     store: str
@@ -85,7 +85,7 @@ class ValueChange:
 
 
 @dataclass(frozen=True)
-class ValueAt:
+class ValueAt(_Record):
     """A key-value as it was at a time T, from the recorded revisions and delete events."""
 
     store: str

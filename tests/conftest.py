@@ -84,6 +84,19 @@ def send(app_env: AuditStore) -> Callable[[dict[str, Any]], None]:
     return deliver
 
 
+@pytest.fixture(autouse=True)
+def no_entra_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach App Configuration only through the stand-in: DefaultAzureCredential would probe the
+    instance metadata endpoint (a non-loopback address), so a store without a connection string fails."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoToken:
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("tests have no Entra identity")
+
+    monkeypatch.setattr("eventaudit.appconfig.client.default_credential", lambda settings: NoToken())
+
+
 @pytest.fixture
 def standin() -> Iterator[AppConfigStandIn]:
     """The App Configuration stand-in (tools/appconfig_standin.py) for store "contoso", on a free port."""

@@ -17,6 +17,7 @@ from eventaudit.storage import get_store, reset_store
 from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
+    APP_CONFIGURATION_REVISIONS,
     REDIS_CACHE_EVENTS,
     UNHANDLED_EVENTS,
 )
@@ -30,6 +31,8 @@ VIEWS: dict[str, tuple[Sequence[str], str]] = {
     APP_CONFIGURATION_KEYS: (("StoreName", "Key", "Label", "Deleted", "LastChange", "LastEventTime", "ETag"),
                              "LastEventTime"),
     UNHANDLED_EVENTS: (("EventTime", "EventType", "EventId", "Reason"), "EventTime"),
+    APP_CONFIGURATION_REVISIONS: (("LastModified", "StoreName", "Key", "Label", "Status", "Source", "Value",
+                                   "ETag"), "LastModified"),
 }
 MAX_CELL = 48
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.rest import HttpRequest
 
 from eventaudit.appconfig.records import Revision
@@ -89,12 +89,16 @@ def client_for(settings: CaptureSettings, store_name: str, *, retries: int = 0) 
             if connection_string:
                 client = AzureAppConfigurationClient.from_connection_string(connection_string, **options)
             else:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
-                client = AzureAppConfigurationClient(endpoint, credential, **options)
+                client = AzureAppConfigurationClient(endpoint, default_credential(settings), **options)
             _clients[cache_key] = client
     return client
+
+
+def default_credential(settings: CaptureSettings) -> Any:
+    """The app's Entra identity: its managed identity in Azure, your az login locally."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
 
 
 def forget_clients() -> None:
@@ -130,11 +134,13 @@ class Listing:
             self.meter.reserve()
             try:
                 response = self.client.send_request(HttpRequest("GET", self.url, headers=self.headers))
+            except ClientAuthenticationError as exc:  # no Entra token (DefaultAzureCredential)
+                raise NotAllowed(f"no Entra token to read store {self.store_name}: {_first_line(exc)}; "
+                                 f"give the function app a managed identity, or locally set "
+                                 f"AUDIT_APPCONFIG_CONNECTION_STRINGS", dt.timedelta(minutes=30)) from exc
             except AzureError as exc:
-                raise Unavailable(
-                    f"store {self.store_name} is unreachable: {type(exc).__name__}: {exc}"[:500],
-                    dt.timedelta(minutes=5),
-                ) from exc
+                raise Unavailable(f"store {self.store_name} is unreachable: {type(exc).__name__}: "
+                                  f"{_first_line(exc)}", dt.timedelta(minutes=5)) from exc
             check(response, self.store_name)
             body = response.json()
             self.url = _with_api_version(body.get("@nextLink"))
@@ -194,3 +200,7 @@ def _with_api_version(link: str | None) -> str | None:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "api-version"]
     query.append(("api-version", API_VERSION))
     return f"{parts.path}?{urlencode(query, quote_via=quote)}"
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]

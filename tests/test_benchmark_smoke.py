@@ -73,3 +73,12 @@ def test_the_async_floor_writes_every_entity_through_the_async_client(azurite: A
     assert [run.count for run in sequential] == [run.count for run in concurrent] == [40, 40]
     # floor_entities numbers RowKeys per chunk, so the second chunk replaced the first row by row
     assert {row["EventId"] for row in client.list_entities()} == {e["EventId"] for e in chunks[1]}
+
+
+def test_the_value_capture_figures_hold_at_a_small_size(azurite: Azurite) -> None:
+    from benchmarks.values import measure_values
+
+    figures = measure_values(azurite.connection_string, import_keys=200, isolated=3, backfill_revisions=300)
+    assert figures.isolated_requests_worst <= 2
+    assert figures.import_requests <= 0.05 * 200
+    assert figures.backfill_revisions == 300 and figures.backfill_rate > 0 and figures.plain_rate > 0

@@ -238,6 +238,12 @@ class AppConfigStandIn:
         with self._lock:
             self._throttled.extend([retry_after_ms] * count)
 
+    def import_key_values(self, items: Iterable[tuple[str, str | None, str]]) -> list[Revision]:
+        """Write many (key, label, value) at once, as `az appconfig kv import` does through the API
+        (one revision and one KeyValueModified event each), without an HTTP request per key."""
+        with self._lock:
+            return [self._write(key, label, value, None, {}, False) for key, label, value in items]
+
     def backdate(self, delta: dt.timedelta) -> None:
         """Make everything written so far `delta` older, as if that much time had passed."""
         with self._lock:

@@ -39,6 +39,8 @@ GOLDEN = {
     "unhandled_partition_undated": "undated-15",
     "key_state_version": "0639309531031234560.00000000000001696045.0123456789abcdef0123456789abcdef",
     "key_state_version_no_sn": "0639309531031234560.00000000000000000000.abc",
+    "revision_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15",
+    "pending_capture_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15-d",
 }
 
 # The values, computed by the app's own code; run as a script in a fresh process too.
@@ -64,6 +66,9 @@ print(json.dumps({
     "unhandled_partition_undated": keys.unhandled_partition(None, "ffffffff0123"),
     "key_state_version": keys.key_state_version(t, 1696045, identity),
     "key_state_version_no_sn": keys.key_state_version(t, -1, "abc"),
+    "revision_row_key": keys.revision_row_key("Checkout:Timeout", "Production", "FnUExLaj2moIi4tJX9AXn9sakm0"),
+    "pending_capture_row_key": keys.pending_capture_row_key("Checkout:Timeout", "Production",
+                                                            "FnUExLaj2moIi4tJX9AXn9sakm0", "Deleted"),
 }, ensure_ascii=False))
 """
 

@@ -330,3 +330,25 @@ def test_the_timer_function_runs_a_capture_pass(values_env, standin):
     changes.deliver()
     trigger_function("capture_values")(None)
     assert by_etag(values_env)[changed.etag]["Value"] == "v"
+
+
+
+def test_without_a_connection_string_the_app_reads_with_its_entra_identity(values_env, standin, monkeypatch,
+                                                                         caplog):
+    # The default endpoint (https://contoso.azconfig.io) and no connection string: DefaultAzureCredential,
+    # here the conftest's identity that has no token, so the request fails before it is sent.
+    monkeypatch.delenv("AUDIT_APPCONFIG_CONNECTION_STRINGS")
+    monkeypatch.delenv("AUDIT_APPCONFIG_ENDPOINTS")
+    asked = []
+    monkeypatch.setattr("eventaudit.appconfig.client.default_credential",
+                        lambda settings, real=capture_module.client_for.__globals__["default_credential"]:
+                        asked.append(settings.endpoint("contoso")) or real(settings))
+    changes = Changes(standin)
+    changes.set("k", "v")
+    changes.deliver()
+    with caplog.at_level(logging.ERROR):
+        report = capture(values_env)
+    assert asked == ["https://contoso.azconfig.io"] and report.deferred == 1 and len(pending(values_env)) == 1
+    problem = read_state(values_env, "contoso").problem
+    assert "no Entra token" in problem and "AUDIT_APPCONFIG_CONNECTION_STRINGS" in problem
+    assert "no Entra token" in caplog.text

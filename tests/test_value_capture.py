@@ -27,6 +27,8 @@ def test_an_isolated_change_costs_one_request_and_records_the_value_and_the_one_
     changes.events()  # the app subscribed after this one
     after = changes.set("Checkout:Timeout", "45", "Production", content_type="text/plain", tags={"team": "pay"})
     changes.deliver()
+    # a busy store: 250 changes of keys whose events went elsewhere, all newer than this one
+    standin.import_key_values((f"busy/{i}", None, str(i)) for i in range(250))
     mark = len(standin.requests)
     report = capture(values_env)
     assert len(standin.requests) - mark <= 2  # the limit for an isolated change
@@ -114,7 +116,8 @@ def test_a_spent_budget_defers_and_drops_nothing(values_env, standin, caplog):
     assert "budget" in caplog.text
     assert len(pending(values_env)) == 150  # nothing dropped, nothing final yet
     mark = len(standin.requests)
-    assert capture(values_env, now=today, daily_requests=1).deferred == 150
+    spent = capture(values_env, now=today, daily_requests=1)
+    assert spent.deferred == 150 and spent.stores[0].problem == "today's request budget is spent"
     assert len(standin.requests) == mark  # today's budget is spent: not a single request
     capture(values_env, now=today + dt.timedelta(days=1))  # tomorrow, with the default budget
     assert not pending(values_env)
@@ -127,13 +130,14 @@ def test_a_spent_budget_defers_and_drops_nothing(values_env, standin, caplog):
 def test_a_delete_records_the_value_deleted(values_env, standin):
     changes = Changes(standin)
     created = changes.set("Legacy:Endpoint", "https://old.example")
+    changes.events()  # set before the app was subscribed: only the delete is delivered
     deleted = changes.delete("Legacy:Endpoint")
     events = changes.deliver()
-    assert [e["eventType"].rsplit(".", 1)[1] for e in events] == ["KeyValueModified", "KeyValueDeleted"]
+    assert [e["eventType"].rsplit(".", 1)[1] for e in events] == ["KeyValueDeleted"]
     assert deleted.etag == created.etag
     capture(values_env)
     [row] = revisions(values_env)  # one revision: a delete adds none
-    assert (row["ETag"], row["Value"], row["PreviousETag"]) == (created.etag, "https://old.example", "")
+    assert (row["ETag"], row["Value"], row["Source"]) == (created.etag, "https://old.example", "event")
     assert not pending(values_env)
 
 
@@ -196,16 +200,20 @@ def test_secret_looking_keys_keep_only_a_sha256(values_env, standin, monkeypatch
     assert hidden["Redacted"] is True and "Value" not in hidden
     assert hidden["ValueSha256"] == "f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7"
     assert found[plain.etag]["Value"] == "45" and "Redacted" not in found[plain.etag]
-    # the setting chooses: keep this one's values after all, hash another
+    # the settings choose: keep this one's values after all (the default patterns still apply) ...
     monkeypatch.setenv("AUDIT_APPCONFIG_KEEP_VALUES", "Db:*")
-    monkeypatch.setenv("AUDIT_APPCONFIG_REDACT_VALUES", "Checkout:*")
     kept = changes.set("Db:Password", "hunter3")
-    hashed = changes.set("Checkout:Timeout", "50")
+    other = changes.set("Api:Token", "abc")
     changes.deliver()
     capture(values_env)
     found = by_etag(values_env)
-    assert found[kept.etag]["Value"] == "hunter3"
-    assert found[hashed.etag]["Redacted"] is True and "Value" not in found[hashed.etag]
+    assert found[kept.etag]["Value"] == "hunter3" and found[other.etag]["Redacted"] is True
+    # ... and hash others instead of the default patterns
+    monkeypatch.setenv("AUDIT_APPCONFIG_REDACT_VALUES", "Checkout:*")
+    hashed = changes.set("Checkout:Timeout", "50")
+    changes.deliver()
+    capture(values_env)
+    assert by_etag(values_env)[hashed.etag]["Redacted"] is True and "Value" not in by_etag(values_env)[hashed.etag]
 
 
 def test_key_vault_references_are_stored_as_they_are(values_env, standin):

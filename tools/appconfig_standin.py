@@ -648,14 +648,7 @@ def _filter(name: str, text: str | None) -> Callable[[str | None], bool]:
         elif char == ",":
             parts.append(("".join(current), False))
             current = []
-        elif char == "*":
-            if not current and (parts or position == 0):
-                raise Problem(
-                    400,
-                    f"Invalid request parameter '{name}'",
-                    name=name,
-                    detail=f"{name}({position}): Invalid character",
-                )
+        elif char == "*":  # a wildcard ends the filter: any character after it is refused above
             wildcard = True
         else:
             current.append(char)

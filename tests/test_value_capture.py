@@ -360,3 +360,16 @@ def test_without_a_connection_string_the_app_reads_with_its_entra_identity(value
     problem = read_state(values_env, "contoso").problem
     assert "no Entra token" in problem and "AUDIT_APPCONFIG_CONNECTION_STRINGS" in problem
     assert "no Entra token" in caplog.text
+
+
+def test_finishing_captures_another_pass_finished_already_is_harmless(values_env, standin):
+    from eventaudit.appconfig import pending as pending_rows
+
+    changes = Changes(standin)
+    for i in range(5):
+        changes.set("same-shard", str(i))  # one key: every pending row in one partition
+    changes.deliver()
+    items = pending_rows.read_pending(values_env, 100)
+    pending_rows.finish(values_env, items[:2])  # a racing pass was first for two of them
+    pending_rows.finish(values_env, items)
+    assert len(items) == 5 and not pending(values_env)

@@ -19,7 +19,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from eventaudit.errors import TransientStorageError
 from eventaudit.storage import AuditStore, keys
@@ -129,12 +129,32 @@ def read_pending_of_key(store: AuditStore, store_name: str, key: str) -> list[Pe
 
 
 def finish(store: AuditStore, items: list[PendingCapture]) -> None:
-    """Remove pending rows whose capture is done (a row already gone is fine: a racing pass did it)."""
-    for item in items:
+    """Remove pending rows whose capture is done: a transaction per partition and 100 rows; if one is
+    gone already (a racing pass removed it), that transaction fails whole and its rows go one by one."""
+    from eventaudit.appconfig.records import in_parallel
+
+    groups: dict[str, list[PendingCapture]] = {}
+    for item in {(i.partition, i.row): i for i in items}.values():
+        groups.setdefault(item.partition, []).append(item)
+    chunks = [rows[start : start + 100] for rows in groups.values() for start in range(0, len(rows), 100)]
+    in_parallel(lambda chunk: _delete_chunk(store, chunk), chunks)
+
+
+def _delete_chunk(store: AuditStore, chunk: list[PendingCapture]) -> None:
+    def delete_all(client: Any) -> bool:
         try:
-            store.call(APP_CONFIGURATION_CAPTURES, lambda c, i=item: c.delete_entity(i.partition, i.row))
-        except ResourceNotFoundError:
-            pass
+            client.submit_transaction([("delete", {"PartitionKey": i.partition, "RowKey": i.row})
+                                       for i in chunk])
+            return True
+        except TableTransactionError as exc:
+            if exc.status_code == 404:  # a row is gone already (the table itself exists: rows came from it)
+                return False
+            raise
+
+    if len(chunk) > 1 and store.call(APP_CONFIGURATION_CAPTURES, delete_all):
+        return
+    for item in chunk:  # delete_entity ignores a row that is gone already
+        store.call(APP_CONFIGURATION_CAPTURES, lambda c, i=item: c.delete_entity(i.partition, i.row))
 
 
 def update(store: AuditStore, item: PendingCapture, **changes: Any) -> None:

@@ -12,9 +12,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 CAPTURED, NOT_RETAINED, NOT_FOUND = "Captured", "NotRetained", "NotFound"
 EVENT, BACKFILL = "event", "backfill"
+T = TypeVar("T")
+R = TypeVar("R")
+WRITERS = 8  # partitions written at once
 MAX_VALUE_PARTS = 60  # 60 x 16,000 characters: far beyond App Configuration's 10,000 per key-value
 
 
@@ -165,27 +169,36 @@ def write(store: AuditStore, entities: Iterable[dict[str, Any]]) -> tuple[int, i
 
     Rows of one partition go in one transaction; if any already exists the transaction fails as a
     whole (409) and its rows are inserted one by one, each conflict then decided on its own.
+    Partitions are written a few at once.
     """
-    by_partition: dict[str, list[dict[str, Any]]] = {}
+    groups = [_unique(rows[start : start + 100]) for rows in by_partition(entities).values()
+              for start in range(0, len(rows), 100)]
+    counts = in_parallel(lambda chunk: _write_chunk(store, chunk), groups)
+    return sum(w for w, _ in counts), sum(e for _, e in counts)
+
+
+def by_partition(entities: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
     for entity in entities:
-        by_partition.setdefault(entity["PartitionKey"], []).append(entity)
-    written = existing = 0
-    for rows in by_partition.values():
-        for start in range(0, len(rows), 100):
-            chunk = _unique(rows[start : start + 100])
-            for entity in chunk:
-                store._check(entity)
-            if len(chunk) > 1 and store.call(
-                APP_CONFIGURATION_REVISIONS, lambda c, rows=chunk: _insert_all(c, rows)
-            ):
-                written += len(chunk)
-                continue
-            for entity in chunk:
-                if _insert_one(store, entity):
-                    written += 1
-                else:
-                    existing += 1
-    return written, existing
+        groups.setdefault(entity["PartitionKey"], []).append(entity)
+    return groups
+
+
+def in_parallel(function: Callable[[T], R], items: list[T]) -> list[R]:
+    """function(item) for each item, at most WRITERS at once (Table Storage scales by partition)."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(WRITERS, len(items)), thread_name_prefix="audit-values") as pool:
+        return list(pool.map(function, items))
+
+
+def _write_chunk(store: AuditStore, chunk: list[dict[str, Any]]) -> tuple[int, int]:
+    for entity in chunk:
+        store._check(entity)
+    if len(chunk) > 1 and store.call(APP_CONFIGURATION_REVISIONS, lambda c: _insert_all(c, chunk)):
+        return len(chunk), 0
+    inserted = [_insert_one(store, entity) for entity in chunk]
+    return sum(inserted), len(inserted) - sum(inserted)
 
 
 def _insert_all(client: Any, rows: list[dict[str, Any]]) -> bool:

@@ -7,13 +7,18 @@ import json
 import logging
 import threading
 
+import pytest
+
 from eventaudit.appconfig import capture as capture_module
 from eventaudit.appconfig.backfill import backfill
 from eventaudit.appconfig.client import client_for
 from eventaudit.appconfig.pending import read_state
 from eventaudit.appconfig.settings import load_capture_settings
+from eventaudit.settings import StorageTarget
+from eventaudit.storage import AuditStore, build_service_client
 from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS
 from tests.conftest import rows
+from tests.faultproxy import DROP, FORWARD, LOST_ANSWER, FaultProxy
 from tests.valuehelpers import Changes, by_etag, capture, pending, revisions
 from tools.appconfig_standin import NO_ACCESS
 from tools.trigger import deliver, trigger_function
@@ -373,3 +378,26 @@ def test_finishing_captures_another_pass_finished_already_is_harmless(values_env
     pending_rows.finish(values_env, items[:2])  # a racing pass was first for two of them
     pending_rows.finish(values_env, items)
     assert len(items) == 5 and not pending(values_env)
+
+
+@pytest.mark.parametrize("action", [DROP, LOST_ANSWER])
+def test_a_transaction_whose_connection_broke_is_sent_once_more(values_env, standin, azurite, table_prefix,
+                                                                action):
+    # azure-core retries no POST whose connection broke; a transaction of inserts may be sent again
+    changes = Changes(standin)
+    etags = {changes.set("one-partition", str(i)).etag for i in range(3)}
+    changes.deliver()
+    broken = []
+
+    def fault(request):
+        if request.method == "POST" and request.path.endswith("$batch") and not broken:
+            broken.append(request.path)
+            return action
+        return FORWARD
+
+    with FaultProxy(azurite.port, fault) as proxy:
+        target = StorageTarget(setting="test", connection_string=proxy.via(azurite.connection_string))
+        report = capture_module.run_pass(AuditStore(build_service_client(target), table_prefix),
+                                         load_capture_settings())
+    assert broken and report.finished == 3
+    assert set(by_etag(values_env)) == etags and not pending(values_env)

@@ -19,7 +19,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import UpdateMode
 
 from eventaudit.errors import TransientStorageError
 from eventaudit.storage import AuditStore, keys
@@ -141,17 +141,12 @@ def finish(store: AuditStore, items: list[PendingCapture]) -> None:
 
 
 def _delete_chunk(store: AuditStore, chunk: list[PendingCapture]) -> None:
-    def delete_all(client: Any) -> bool:
-        try:
-            client.submit_transaction([("delete", {"PartitionKey": i.partition, "RowKey": i.row})
-                                       for i in chunk])
-            return True
-        except TableTransactionError as exc:
-            if exc.status_code == 404:  # a row is gone already (the table itself exists: rows came from it)
-                return False
-            raise
+    from eventaudit.appconfig.records import transaction
 
-    if len(chunk) > 1 and store.call(APP_CONFIGURATION_CAPTURES, delete_all):
+    operations = [("delete", {"PartitionKey": i.partition, "RowKey": i.row}) for i in chunk]
+    # 404: a row is gone already (the table itself exists: the rows were read from it)
+    if len(chunk) > 1 and store.call(APP_CONFIGURATION_CAPTURES,
+                                     lambda c: transaction(c, operations, refused=404)):
         return
     for item in chunk:  # delete_entity ignores a row that is gone already
         store.call(APP_CONFIGURATION_CAPTURES, lambda c, i=item: c.delete_entity(i.partition, i.row))

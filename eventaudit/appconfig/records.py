@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ServiceResponseError,
+)
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from eventaudit.appconfig.settings import Redaction
@@ -203,13 +208,27 @@ def _write_chunk(store: AuditStore, chunk: list[dict[str, Any]]) -> tuple[int, i
 
 def _insert_all(client: Any, rows: list[dict[str, Any]]) -> bool:
     """One transaction inserting every row; False if one of them exists already (409)."""
-    try:
-        client.submit_transaction([("create", row) for row in rows])
-        return True
-    except TableTransactionError as exc:
-        if exc.status_code == 409:
-            return False
-        raise
+    return transaction(client, [("create", row) for row in rows], refused=409)
+
+
+def transaction(client: Any, operations: list[tuple[str, dict[str, Any]]], *, refused: int) -> bool:
+    """Submit a transaction; False if the service refused it with `refused` (a row exists / is gone).
+
+    azure-core retries no POST whose connection broke (a pooled connection the server had closed):
+    these transactions may be sent again, since a repeat that finds its own rows is refused and then
+    decided row by row."""
+    for attempt in range(2):
+        try:
+            client.submit_transaction(operations)
+            return True
+        except TableTransactionError as exc:
+            if exc.status_code == refused:
+                return False
+            raise
+        except ServiceResponseError:
+            if attempt:
+                raise
+    return False
 
 
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

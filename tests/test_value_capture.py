@@ -381,9 +381,9 @@ def test_finishing_captures_another_pass_finished_already_is_harmless(values_env
 
 
 @pytest.mark.parametrize("action", [DROP, LOST_ANSWER])
-def test_a_transaction_whose_connection_broke_is_sent_once_more(values_env, standin, azurite, table_prefix,
+def test_a_transaction_whose_connection_broke_is_decided_row_by_row(values_env, standin, azurite, table_prefix,
                                                                 action):
-    # azure-core retries no POST whose connection broke; a transaction of inserts may be sent again
+    # azure-core retries no POST whose connection broke: the rows are then inserted one by one
     changes = Changes(standin)
     etags = {changes.set("one-partition", str(i)).etag for i in range(3)}
     changes.deliver()

@@ -212,23 +212,18 @@ def _insert_all(client: Any, rows: list[dict[str, Any]]) -> bool:
 
 
 def transaction(client: Any, operations: list[tuple[str, dict[str, Any]]], *, refused: int) -> bool:
-    """Submit a transaction; False if the service refused it with `refused` (a row exists / is gone).
-
-    azure-core retries no POST whose connection broke (a pooled connection the server had closed):
-    these transactions may be sent again, since a repeat that finds its own rows is refused and then
-    decided row by row."""
-    for attempt in range(2):
-        try:
-            client.submit_transaction(operations)
-            return True
-        except TableTransactionError as exc:
-            if exc.status_code == refused:
-                return False
-            raise
-        except ServiceResponseError:
-            if attempt:
-                raise
-    return False
+    """Submit a transaction; False if it was refused with `refused` (a row exists / is gone already) or
+    its connection broke (azure-core retries no POST): its rows are then decided one by one."""
+    try:
+        client.submit_transaction(operations)
+        return True
+    except TableTransactionError as exc:
+        if exc.status_code == refused:
+            return False
+        raise
+    except ServiceResponseError:
+        logger.info("A transaction's connection broke; deciding its rows one by one")
+        return False
 
 
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -401,3 +401,13 @@ def test_a_transaction_whose_connection_broke_is_decided_row_by_row(values_env, 
                                          load_capture_settings())
     assert broken and report.finished == 3
     assert set(by_etag(values_env)) == etags and not pending(values_env)
+
+
+def test_a_backfill_stopped_by_its_request_limit_keeps_what_it_read_and_goes_on_when_rerun(values_env, standin):
+    standin.import_key_values((f"k{i}", None, str(i)) for i in range(150))
+    settings = load_capture_settings()
+    first = backfill(values_env, settings, "contoso", client_for(settings, "contoso"), max_requests=1)
+    assert (first.revisions, first.written, first.requests) == (100, 100, 1) and "max-requests" in first.stopped
+    second = backfill(values_env, settings, "contoso", client_for(settings, "contoso"))
+    assert (second.written, second.existing, second.stopped) == (50, 100, None)
+    assert read_state(values_env, "contoso").used == 3  # the backfill's requests count against the budget

@@ -12,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventaudit.appconfig import pending as pending_rows
 from eventaudit.appconfig import records
-from eventaudit.appconfig.client import Meter, Throttled, pages
-from eventaudit.appconfig.settings import CaptureSettings
+from eventaudit.appconfig.client import BudgetSpent, Listing, Meter, Throttled, pages
+from eventaudit.appconfig.settings import CaptureSettings, Redaction
 from eventaudit.resource_ids import ResourceId
 from eventaudit.storage import AuditStore
 
+# Rows gathered before writing: 16 pages, so each of a store's 16 partitions gets about one full
+# transaction (100 rows) rather than a few rows per page.
+BUFFER_ROWS = 1600
 MAX_WAITS = 20  # 429s in a row before giving up (each waited out)
 RESOURCE_KIND = "AppConfigurationStore"
 
@@ -36,6 +39,8 @@ class BackfillProgress:
     requests: int = 0
     throttled: int = 0
     seconds: float = 0.0
+    stopped: str | None = None  # why it stopped before the end of the listing
+    redaction: Redaction = field(default_factory=Redaction, repr=False)
 
     @property
     def rate(self) -> float:
@@ -55,44 +60,59 @@ def backfill(
     sleep: Callable[[float], None] = time.sleep,
 ) -> BackfillProgress:
     """Record every revision the store lists; `pace` seconds between pages leaves room to its apps."""
-    report = BackfillProgress(store_name)
+    report = BackfillProgress(store_name, redaction=settings.redaction)
     started = time.perf_counter()
     _register(store, store_name, resource_id)
     meter = Meter(max_requests if max_requests is not None else 1 << 62)
     listing = pages(client, "/revisions", meter, store_name=store_name)
+    buffered: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        written, existing = records.write(store, buffered)
+        report.written += written
+        report.existing += existing
+        buffered.clear()
+
+    try:
+        _read_all(listing, report, buffered, flush, meter, started, pace, progress, sleep)
+    except BudgetSpent:
+        report.stopped = f"stopped after --max-requests {max_requests}; run it again to go on"
+    finally:
+        if buffered:
+            flush()  # what was read is kept, whatever stopped the listing
+        report.requests = meter.sent
+        report.seconds = time.perf_counter() - started
+        _count(store, store_name, meter.sent)
+    return report
+
+
+def _read_all(listing: Listing, report: BackfillProgress, buffered: list[dict[str, Any]],
+              flush: Callable[[], None], meter: Meter, started: float, pace: float,
+              progress: Callable[[BackfillProgress], None] | None, sleep: Callable[[float], None]) -> None:
     throttled_in_a_row = 0
     while True:
         try:
             for page in listing:
                 throttled_in_a_row = 0
-                rows = [
-                    records.captured_entity(
-                        store_name, revision, source=records.BACKFILL, redaction=settings.redaction
-                    )
-                    for revision in page
-                ]
-                written, existing = records.write(store, rows)
+                buffered += [records.captured_entity(report.store, revision, source=records.BACKFILL,
+                                                     redaction=report.redaction) for revision in page]
                 report.pages += 1
                 report.revisions += len(page)
-                report.written += written
-                report.existing += existing
+                if len(buffered) >= BUFFER_ROWS:
+                    flush()
                 report.requests = meter.sent
                 report.seconds = time.perf_counter() - started
                 if progress:
                     progress(report)
                 if pace and listing.url:
                     sleep(pace)
-            break
+            return
         except Throttled as exc:  # wait as asked, then ask for the same page again
             throttled_in_a_row += 1
             report.throttled += 1
             if throttled_in_a_row > MAX_WAITS:
                 raise
             sleep(exc.retry_after.total_seconds())
-    report.requests = meter.sent
-    report.seconds = time.perf_counter() - started
-    _count(store, store_name, meter.sent)
-    return report
 
 
 def _register(store: AuditStore, store_name: str, resource_id: str | None) -> None:

@@ -173,13 +173,15 @@ def _backfill(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) ->
     if show:
         print(file=err)
     if args.json:
-        return _dump(vars(report) | {"rate": report.rate}, out)
+        return _dump({k: v for k, v in vars(report).items() if k != "redaction"} | {"rate": report.rate}, out)
     print(
         f"{args.store}: {report.revisions} revisions read in {report.pages} pages "
         f"({report.requests} requests, {report.seconds:.1f} s); {report.written} recorded, "
         f"{report.existing} were recorded already",
         file=out,
     )
+    if report.stopped:
+        print(report.stopped, file=out)
     return 0
 
 

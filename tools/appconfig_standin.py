@@ -445,15 +445,8 @@ class AppConfigStandIn:
             raise _hmac_error("Invalid content hash")
         return key
 
-    def _route(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        headers: dict[str, str],
-        body: bytes,
-        key: AccessKey,
-    ) -> tuple[int, dict[str, str], Any]:
+    def _route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes,
+               key: AccessKey) -> tuple[int, dict[str, str], Any]:
         if key.role == NO_ACCESS:
             # An identity without App Configuration Data Reader/Owner gets 403 (stands in for Entra RBAC).
             raise Problem(
@@ -527,16 +520,8 @@ class AppConfigStandIn:
             headers["Memento-Datetime"] = email.utils.format_datetime(at, usegmt=True)  # TimeGateFilter.cs
         return 200, headers, body
 
-    def _key_value(
-        self,
-        method: str,
-        prefix: str,
-        key: str,
-        query: dict[str, str],
-        headers: dict[str, str],
-        body: bytes,
-        access: AccessKey,
-    ) -> tuple[int, dict[str, str], Any]:
+    def _key_value(self, method: str, prefix: str, key: str, query: dict[str, str], headers: dict[str, str],
+                   body: bytes, access: AccessKey) -> tuple[int, dict[str, str], Any]:
         label = query.get("label")
         label = None if label in (None, NO_LABEL) else label
         write = method in ("PUT", "DELETE")

@@ -58,7 +58,7 @@ RETAINED_AT_LEAST = dt.timedelta(days=1)
 MAX_ATTEMPTS = 3
 SNAPSHOT_ABOVE = 100  # more values-before than this: read the store's key-values at once
 PASS_SECONDS = 240  # stay well inside the Functions timeout (host.json: 5 minutes)
-ABSENT = ""  # PreviousETag of a change whose key-value did not exist just before
+ABSENT = ""  # PreviousETag when the store shows no value just before (a new key-value, or expired)
 
 ClientFactory = Callable[[str], Any]
 

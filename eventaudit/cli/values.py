@@ -113,7 +113,7 @@ def _details(item: Any) -> list[str]:
         return [item.status_detail or item.status]
     lines = []
     before = (
-        _shown(item.before) if item.before else ("(did not exist)" if item.before_known else "(not recorded)")
+        _shown(item.before) if item.before else ("(none)" if item.before_known else "(not recorded)")
     )
     after = _shown(item.after) if item.after else "(deleted)"
     diff = item.diff

@@ -181,31 +181,10 @@ def value_at(
         ]  # type: ignore[operator]
         if deleted_after:
             when = min(_time(e, "EventTime") for e in deleted_after)  # type: ignore[type-var]
-            answers.append(
-                ValueAt(
-                    resource.name,
-                    key,
-                    name,
-                    at,
-                    "deleted",
-                    revision,
-                    f"deleted at {iso(when)} (last value shown)",
-                    since,
-                )
-            )
+            state, detail = "deleted", f"deleted at {iso(when)} (last value shown)"
         else:
-            answers.append(
-                ValueAt(
-                    resource.name,
-                    key,
-                    name,
-                    at,
-                    "present",
-                    revision,
-                    f"set at {iso(revision.last_modified)}",
-                    since,
-                )
-            )
+            state, detail = "present", f"set at {iso(revision.last_modified)}"
+        answers.append(ValueAt(resource.name, key, name, at, state, revision, detail, since))
     return Page(answers)
 
 
@@ -306,7 +285,7 @@ def _before(record: _KeyRecord, label: str, revision: RevisionValue) -> tuple[Re
     """The value just before `revision`: the one the capture saw, else the previous recorded one."""
     if revision.previous_etag is not None:
         if revision.previous_etag == "":
-            return None, True  # the key-value did not exist just before
+            return None, True  # the store showed no value just before (new, or expired)
         previous = record.revisions.get((label, revision.previous_etag))
         if isinstance(previous, RevisionValue):
             return previous, True

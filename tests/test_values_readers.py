@@ -167,3 +167,16 @@ def test_the_backfill_command_reports_and_shows_progress_on_a_terminal(values_en
     assert "[" in err.getvalue() and "120 revisions" in err.getvalue()
     code, out2, _ = run("appconfig", "backfill", "contoso", "--pace", "0")
     assert code == 0 and "0 recorded, 120 were recorded already" in out2
+
+
+def test_a_change_whose_event_has_no_etag_says_so(values_env, standin):
+    changes = Changes(standin)
+    changes.set("k", "v")
+    [event] = changes.events()
+    del event["data"]["etag"]
+    from tools.trigger import deliver
+
+    deliver(event)
+    capture(values_env)
+    [item] = q.value_history(values_env, "contoso", "k").items
+    assert item.status == "not_found" and "no etag" in item.status_detail

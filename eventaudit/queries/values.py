@@ -265,6 +265,8 @@ def _change(
         if found is not None:  # a placeholder: why the value could not be captured
             status = "not_retained" if found.get("Status") == records.NOT_RETAINED else "not_found"
             detail = str(found.get("Reason") or STATUS_TEXT[status])
+        elif not etag:
+            status, detail = "not_found", "the event carries no etag: no revision can be matched to it"
         else:
             status = "pending"
             detail = STATUS_TEXT["pending"] + (

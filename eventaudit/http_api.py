@@ -225,6 +225,23 @@ def appconfig_store_control_plane(req: func.HttpRequest) -> func.HttpResponse:
         store, q.APP_CONFIGURATION_STORE, r["store"], **paging(p)))
 
 
+@bp.function_name("audit_appconfig_values")
+@bp.route(route="appconfig/stores/{store}/values", methods=["GET"])
+def appconfig_values(req: func.HttpRequest) -> func.HttpResponse:
+    """?key=<key>[&label=]: each change's value before -> after (and diff), newest first, with the
+    store's capture state; &at=<time>: the key as it was then (one item per label)."""
+
+    def question(store: Any, p: Mapping[str, str], r: Mapping[str, str]) -> Any:
+        if "key" not in p:
+            raise q.InvalidQuery("key is required: ?key=<key>")
+        if p.get("at"):
+            at = q.parse_time(p["at"], name="at")
+            return q.value_at(store, r["store"], p["key"], at, label=p.get("label"))
+        return q.value_history(store, r["store"], p["key"], label=p.get("label"), **paging(p))
+
+    return answer(req, ("key", "label", "at", *RANGED, *PAGED), question)
+
+
 # --- the page -----------------------------------------------------------------------------------------
 
 @bp.function_name("audit_timeline")

@@ -15,6 +15,9 @@ STORAGE_SETTING = "AUDIT_STORAGE"
 FALLBACK_STORAGE_SETTING = "AzureWebJobsStorage"
 PREFIX_SETTING = "AUDIT_TABLE_PREFIX"
 ALLOWED_SOURCES_SETTING = "AUDIT_ALLOWED_SOURCES"
+# When the value capture runs (eventaudit/appconfig): NCRONTAB with seconds, as Functions timers take it.
+CAPTURE_SCHEDULE_SETTING = "AUDIT_APPCONFIG_CAPTURE_SCHEDULE"
+DEFAULT_CAPTURE_SCHEDULE = "0 */1 * * * *"  # every minute
 
 # Table names are 3-63 letters and digits starting with a letter; the longest base name is 22.
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$")
@@ -134,3 +137,9 @@ def _allowed_sources(env: Mapping[str, str]) -> tuple[str, ...]:
                 f"/subscriptions/, got {source!r}"
             )
     return sources
+
+
+def capture_schedule(env: Mapping[str, str] | None = None) -> str:
+    """The value capture timer's schedule; read when the app is indexed."""
+    env = os.environ if env is None else env
+    return env.get(CAPTURE_SCHEDULE_SETTING, "").strip() or DEFAULT_CAPTURE_SCHEDULE

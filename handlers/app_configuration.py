@@ -1,4 +1,8 @@
-"""Azure App Configuration: key-value changes (with the latest state of each key) and snapshots."""
+"""Azure App Configuration: key-value changes (with the latest state of each key) and snapshots.
+
+Each key-value change also leaves a pending capture: the value itself comes later, from the store's
+revisions (eventaudit.appconfig.capture), since the event carries none.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ from typing import Any
 
 from azure.eventgrid import SystemEventNames
 
+from eventaudit.appconfig.pending import pending_entity
 from eventaudit.events import Envelope
 from eventaudit.resource_ids import ResourceId, parse_resource_id
 from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS
+from eventaudit.storage.tables import APP_CONFIGURATION_CAPTURES, APP_CONFIGURATION_EVENTS
 from handlers.payload import data_object, optional_str, required_str, sync_sequence
 from handlers.registry import handles
 
@@ -42,6 +47,11 @@ def record_key_value_change(event: Envelope, store: AuditStore, *, change: str) 
         }),
         version=keys.key_state_version(event.time, sync_sequence(sync_token), event.identity),
     )
+    # Hand the value over to the capture pass (eventaudit/appconfig): one upsert, no App Configuration
+    # call here, so recording an event never waits for or fails because of the store.
+    if etag:
+        store.upsert(APP_CONFIGURATION_CAPTURES, pending_entity(
+            config_store.name, key, label, etag, change, event.time, sync_token))
 
 
 @handles(SystemEventNames.AppConfigurationSnapshotCreatedEventName, change="SnapshotCreated")

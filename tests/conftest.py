@@ -15,6 +15,7 @@ from eventaudit import settings, storage
 from eventaudit.storage import AuditStore, build_service_client
 from eventaudit.storage.tables import ALL_TABLES
 from tests.harness import point_app_at
+from tools.appconfig_standin import AppConfigStandIn
 from tools.azurite import Azurite
 from tools.trigger import deliver
 
@@ -81,3 +82,40 @@ def rows(store: AuditStore, table: str, query: str | None = None, **parameters: 
 def send(app_env: AuditStore) -> Callable[[dict[str, Any]], None]:
     """Deliver one raw event through the trigger function, decoded as the worker decodes it."""
     return deliver
+
+
+@pytest.fixture(autouse=True)
+def no_entra_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach App Configuration only through the stand-in: DefaultAzureCredential would probe the
+    instance metadata endpoint (a non-loopback address), so a store without a connection string fails."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoToken:
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("tests have no Entra identity")
+
+    monkeypatch.setattr("eventaudit.appconfig.client.default_credential", lambda settings: NoToken())
+
+
+@pytest.fixture
+def standin() -> Iterator[AppConfigStandIn]:
+    """The App Configuration stand-in (tools/appconfig_standin.py) for store "contoso", on a free port."""
+    with AppConfigStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def values_env(app_env: AuditStore, standin: AppConfigStandIn,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
+    """The app on Azurite (app_env) reading store "contoso" from the stand-in with its connection string."""
+    from eventaudit.appconfig import client as appconfig_client
+    from eventaudit.appconfig import settings as capture_settings
+
+    monkeypatch.setenv(capture_settings.ENDPOINTS_SETTING, f"contoso={standin.endpoint}")
+    monkeypatch.setenv(capture_settings.CONNECTION_STRINGS_SETTING, standin.connection_string())
+    for name in (capture_settings.BUDGET_SETTING, capture_settings.KEEP_SETTING,
+                 capture_settings.REDACT_SETTING, capture_settings.RETENTION_SETTING):
+        monkeypatch.delenv(name, raising=False)
+    appconfig_client.forget_clients()
+    yield app_env
+    appconfig_client.forget_clients()

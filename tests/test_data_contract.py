@@ -42,6 +42,8 @@ GOLDEN = {
     "control_plane_partition": "contoso-sessions-c80e686d",
     "regional_resource_row_key": "contoso-amr~2eccddd9",
     "state_row_key": "6983b123e0c0027676cfa5c619b41101db8d5261752b01adba47d444bd864516",
+    "revision_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15",
+    "pending_capture_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15-d",
 }
 
 # The values, computed by the app's own code; run as a script in a fresh process too.
@@ -72,6 +74,9 @@ print(json.dumps({
     "control_plane_partition": keys.control_plane_partition("Contoso-Sessions", SESSIONS),
     "regional_resource_row_key": keys.regional_resource_row_key("Contoso-AMR", AMR),
     "state_row_key": keys.state_row_key(AMR + "/databases/default"),
+    "revision_row_key": keys.revision_row_key("Checkout:Timeout", "Production", "FnUExLaj2moIi4tJX9AXn9sakm0"),
+    "pending_capture_row_key": keys.pending_capture_row_key("Checkout:Timeout", "Production",
+                                                            "FnUExLaj2moIi4tJX9AXn9sakm0", "Deleted"),
 }, ensure_ascii=False))
 """
 

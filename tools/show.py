@@ -17,6 +17,7 @@ from eventaudit.storage import get_store, reset_store
 from eventaudit.storage.tables import (
     APP_CONFIGURATION_EVENTS,
     APP_CONFIGURATION_KEYS,
+    APP_CONFIGURATION_REVISIONS,
     CONTROL_PLANE_EVENTS,
     REDIS_CACHE_EVENTS,
     UNHANDLED_EVENTS,
@@ -33,6 +34,8 @@ VIEWS: dict[str, tuple[Sequence[str], str]] = {
     UNHANDLED_EVENTS: (("EventTime", "EventType", "EventId", "Reason"), "EventTime"),
     CONTROL_PLANE_EVENTS: (("EventTime", "ResourceName", "SubResource", "Change", "Outcome", "CallerType",
                             "CallerUpn", "ClientIp", "PreviousSku", "Sku"), "EventTime"),
+    APP_CONFIGURATION_REVISIONS: (("LastModified", "StoreName", "Key", "Label", "Status", "Source", "Value",
+                                   "ETag"), "LastModified"),
 }
 MAX_CELL = 48
 

@@ -9,6 +9,8 @@
     audit-log appconfig changes contoso --since 7d --json
     audit-log appconfig keys contoso --deleted
     audit-log appconfig snapshots contoso
+    audit-log appconfig values contoso Checkout:Timeout          # before -> after of every change
+    audit-log appconfig backfill contoso                         # record the revisions the store retains
 
 It reads the app's own settings (AUDIT_STORAGE, or AUDIT_STORAGE__tableServiceUri for a managed
 identity or your az login, and AUDIT_TABLE_PREFIX); --storage and --table-prefix override them.
@@ -27,7 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from eventaudit import queries as q
-from eventaudit.errors import ConfigurationError, StorageError
+from eventaudit.cli import values as values_cli
+from eventaudit.errors import AuditError, ConfigurationError, StorageError
 from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
 
 PROG = "audit-log"
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_changes = config_commands.add_parser("store-changes", parents=[common, paged, ranged],
                                                help="control-plane changes of a store (SKU, replicas, ...)")
     store_changes.add_argument("store")
+    values_cli.add_commands(config_commands, common, paged, ranged)
     return parser
 
 
@@ -217,6 +221,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         from eventaudit.storage import get_store, reset_store
 
         reset_store()
+        if args.area in ("appconfig", "config") and args.command in values_cli.COMMANDS:
+            return values_cli.run(args, get_store(), out, err)
         page, columns, nothing = run(args, get_store())
     except q.InvalidQuery as exc:
         print(f"{PROG}: error: {exc}", file=err)
@@ -225,6 +231,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         print(f"{PROG}: error: {exc}", file=err)
         return 3
     except (ConfigurationError, StorageError) as exc:
+        print(f"{PROG}: error: {exc}", file=err)
+        return 1
+    except AuditError as exc:  # the store could not be read (value commands)
         print(f"{PROG}: error: {exc}", file=err)
         return 1
     if args.json:

@@ -27,12 +27,13 @@ from eventaudit.queries.redis import (
     recent_operations,
 )
 from eventaudit.queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE, list_resources, resolve
+from eventaudit.queries.values import ValueAt, ValueChange, value_at, value_history
 
 __all__ = [
     "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",
     "TIME_HELP", "ConfigChange", "HistoryItem", "InvalidQuery", "KeyState", "LastScaling", "Page",
-    "QueryError", "RedisOperation", "Resource", "TimeRange", "UnknownResource", "cache_operations",
-    "check_limit", "current_keys", "failed_operations", "history", "key_history", "last_scaling",
-    "list_resources", "parse_time", "recent_changes", "recent_operations", "resolve", "snapshot_events",
-    "store_changes", "time_range",
+    "QueryError", "RedisOperation", "Resource", "TimeRange", "UnknownResource", "ValueAt", "ValueChange",
+    "cache_operations", "check_limit", "current_keys", "failed_operations", "history", "key_history",
+    "last_scaling", "list_resources", "parse_time", "recent_changes", "recent_operations", "resolve",
+    "snapshot_events", "store_changes", "time_range", "value_at", "value_history",
 ]

@@ -11,6 +11,8 @@
 - Control-plane events of a resource (cache or store) share one partition: its lower-cased name and
   a hash of its resource id, since Azure Managed Redis names are not globally unique and a cache of
   each generation may share a name. Its state rows (per resource and child) use the same partition.
+- Revision rows (values) and pending captures live in the key's shard partition too, keyed by a hash
+  of (key, label, etag): one row per revision, whoever writes it first.
 """
 
 from __future__ import annotations
@@ -90,3 +92,14 @@ def regional_resource_row_key(name: str, resource_key: str) -> str:
 def state_row_key(target_key: str) -> str:
     """RowKey of the state of a resource or of one of its children (lower-cased id)."""
     return hashlib.sha256(target_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def revision_row_key(key: str, label: str, etag: str) -> str:
+    """One revision of a key-value: the etag App Configuration gave it, with its key and label."""
+    text = json.dumps([key, label, etag], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def pending_capture_row_key(key: str, label: str, etag: str, change: str) -> str:
+    """The capture an event asks for: its revision and the kind of change (a delete shares the etag)."""
+    return f"{revision_row_key(key, label, etag)}-{change[:1].lower()}"

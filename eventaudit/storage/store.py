@@ -193,6 +193,14 @@ class AuditStore:
             raise PermanentStorageError(f"event of {len(text)} characters is too large to record")
         self._upsert(UNHANDLED_EVENTS, [main, *parts])
 
+    def upsert(self, table: str, entity: dict[str, Any]) -> None:
+        """Insert or replace one entity (checked against Table Storage's limits first)."""
+        self._upsert(table, [entity])
+
+    def call(self, table: str, operation: Callable[[TableClient], T]) -> T:
+        """Run one operation on a table (created on first use), with the app's error translation."""
+        return self._call(table, operation)
+
     # --- reads ------------------------------------------------------------------------------
 
     def neighbours(self, table: str, partition: str, row_key: str, clauses: str, parameters: dict[str, Any],
@@ -313,6 +321,11 @@ def _get_or_none(client: TableClient, partition: str, row: str) -> Any:
 
 def _error_code(exc: HttpResponseError) -> str:
     code = getattr(exc, "error_code", None)
+    if not code:  # create_entity re-raises the service's error undecoded: read the code from the body
+        try:
+            code = exc.response.json()["odata.error"]["code"]  # type: ignore[union-attr]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            code = None
     return str(getattr(code, "value", code) or "")
 
 

@@ -1,0 +1,267 @@
+"""The hand-off from the event path to the capture pass, and each store's capture state.
+
+Table AppConfigurationCaptures holds two kinds of rows:
+- a pending capture per key-value change event (PartitionKey: the key's shard partition, so a bulk
+  import spreads; RowKey: the revision and the kind of change), written by the event handler with
+  one upsert and removed once the value is recorded (or finally reported);
+- the capture state of each store (PartitionKey "store", RowKey: the store's lower-case name): the
+  requests spent today, the time before which the store must not be asked again (after a 429 or a
+  failure), and the problem last reported. It is updated under an ETag condition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from eventaudit.errors import TransientStorageError
+from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.tables import APP_CONFIGURATION_CAPTURES
+from eventaudit.timestamps import as_utc
+
+logger = logging.getLogger(__name__)
+
+PENDING = "Pending"
+STATE_PARTITION = "store"
+VALUE_STAGE, BEFORE_STAGE = "value", "before"  # looking for the revision / for the value just before
+MAX_STATE_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class PendingCapture:
+    partition: str
+    row: str
+    store: str
+    key: str
+    label: str
+    etag: str
+    change: str  # Modified or Deleted
+    event_time: dt.datetime
+    sync_token: str | None
+    attempts: int = 0
+    stage: str = VALUE_STAGE
+
+    @property
+    def kv(self) -> tuple[str, str]:
+        return self.key, self.label
+
+
+def pending_entity(
+    store_name: str,
+    key: str,
+    label: str,
+    etag: str,
+    change: str,
+    event_time: dt.datetime,
+    sync_token: str | None,
+) -> dict[str, Any]:
+    """The row the event handler writes (upserted: a redelivery rewrites the same row)."""
+    entity: dict[str, Any] = {
+        "PartitionKey": keys.key_partition(store_name, key),
+        "RowKey": keys.pending_capture_row_key(key, label, etag, change),
+        "Kind": PENDING,
+        "StoreName": store_name,
+        "Key": key,
+        "Label": label,
+        "ETag": etag,
+        "Change": change,
+        "EventTime": event_time,
+        "Attempts": 0,
+        "Stage": VALUE_STAGE,
+    }
+    if sync_token:
+        entity["SyncToken"] = sync_token
+    return entity
+
+
+def from_entity(entity: Any) -> PendingCapture:
+    return PendingCapture(
+        partition=entity["PartitionKey"],
+        row=entity["RowKey"],
+        store=entity["StoreName"],
+        key=entity["Key"],
+        label=entity.get("Label") or "",
+        etag=entity["ETag"],
+        change=entity["Change"],
+        event_time=as_utc(entity["EventTime"]),
+        sync_token=entity.get("SyncToken"),
+        attempts=int(entity.get("Attempts") or 0),
+        stage=entity.get("Stage") or VALUE_STAGE,
+    )
+
+
+def read_pending(store: AuditStore, limit: int) -> list[PendingCapture]:
+    """Pending captures, at most `limit`. The table holds only work not yet done, so reading it whole
+    costs one request when idle and a page per 1,000 changes after a bulk import."""
+
+    def rows(client: Any) -> list[Any]:
+        found = []
+        for entity in client.query_entities(
+            "Kind eq @kind", parameters={"kind": PENDING}, results_per_page=1000
+        ):
+            found.append(entity)
+            if len(found) >= limit:
+                break
+        return found
+
+    return [from_entity(e) for e in store.call(APP_CONFIGURATION_CAPTURES, rows)]
+
+
+def read_pending_of_key(store: AuditStore, store_name: str, key: str) -> list[PendingCapture]:
+    partition = keys.key_partition(store_name, key)
+    entities = store.call(
+        APP_CONFIGURATION_CAPTURES,
+        lambda c: list(
+            c.query_entities(
+                "PartitionKey eq @pk and Kind eq @kind and Key eq @key",
+                parameters={"pk": partition, "kind": PENDING, "key": key},
+            )
+        ),
+    )
+    return [from_entity(e) for e in entities]
+
+
+def finish(store: AuditStore, items: list[PendingCapture]) -> None:
+    """Remove pending rows whose capture is done: a transaction per partition and 100 rows; if one is
+    gone already (a racing pass removed it), that transaction fails whole and its rows go one by one."""
+    from eventaudit.appconfig.records import in_parallel
+
+    groups: dict[str, list[PendingCapture]] = {}
+    for item in {(i.partition, i.row): i for i in items}.values():
+        groups.setdefault(item.partition, []).append(item)
+    chunks = [rows[start : start + 100] for rows in groups.values() for start in range(0, len(rows), 100)]
+    in_parallel(lambda chunk: _delete_chunk(store, chunk), chunks)
+
+
+def _delete_chunk(store: AuditStore, chunk: list[PendingCapture]) -> None:
+    from eventaudit.appconfig.records import transaction
+
+    operations = [("delete", {"PartitionKey": i.partition, "RowKey": i.row}) for i in chunk]
+    # 404: a row is gone already (the table itself exists: the rows were read from it)
+    if len(chunk) > 1 and store.call(APP_CONFIGURATION_CAPTURES,
+                                     lambda c: transaction(c, operations, refused=404)):
+        return
+    for item in chunk:  # delete_entity ignores a row that is gone already
+        store.call(APP_CONFIGURATION_CAPTURES, lambda c, i=item: c.delete_entity(i.partition, i.row))
+
+
+def update(store: AuditStore, item: PendingCapture, **changes: Any) -> None:
+    """Record progress on a pending row (attempts, stage, last problem); gone already is fine."""
+    entity = {"PartitionKey": item.partition, "RowKey": item.row, **changes}
+    try:
+        store.call(APP_CONFIGURATION_CAPTURES, lambda c: c.update_entity(entity, mode=UpdateMode.MERGE))
+    except ResourceNotFoundError:
+        pass
+
+
+# --- per-store state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreState:
+    store: str
+    budget_day: str = ""
+    used: int = 0
+    not_before: dt.datetime | None = None
+    problem: str | None = None  # the reason captures of this store cannot proceed, as last reported
+    problem_since: dt.datetime | None = None
+    last_pass: dt.datetime | None = None
+    etag: str | None = None
+
+    def used_on(self, day: str) -> int:
+        return self.used if self.budget_day == day else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "requests_today": self.used,
+            "budget_day": self.budget_day or None,
+            "not_before": _iso(self.not_before),
+            "problem": self.problem,
+            "problem_since": _iso(self.problem_since),
+            "last_pass": _iso(self.last_pass),
+        }
+
+
+def read_state(store: AuditStore, store_name: str) -> StoreState:
+    try:
+        entity = store.call(
+            APP_CONFIGURATION_CAPTURES, lambda c: c.get_entity(STATE_PARTITION, store_name.lower())
+        )
+    except ResourceNotFoundError:
+        return StoreState(store_name)
+    return StoreState(
+        store=store_name,
+        budget_day=entity.get("BudgetDay") or "",
+        used=int(entity.get("Used") or 0),
+        not_before=_time(entity.get("NotBefore")),
+        problem=entity.get("Problem") or None,
+        problem_since=_time(entity.get("ProblemSince")),
+        last_pass=_time(entity.get("LastPass")),
+        etag=entity.metadata["etag"],
+    )
+
+
+def change_state(
+    store: AuditStore, store_name: str, change: Callable[[StoreState], StoreState]
+) -> StoreState:
+    """Apply `change` to the stored state under an ETag condition, again on what a racing pass wrote."""
+    for _ in range(MAX_STATE_ATTEMPTS):
+        current = read_state(store, store_name)
+        new = change(current)
+        entity = {
+            "PartitionKey": STATE_PARTITION,
+            "RowKey": store_name.lower(),
+            "StoreName": store_name,
+            "BudgetDay": new.budget_day,
+            "Used": new.used,
+            "Problem": new.problem or "",
+        }
+        for name, value in (
+            ("NotBefore", new.not_before),
+            ("ProblemSince", new.problem_since),
+            ("LastPass", new.last_pass),
+        ):
+            if value is not None:
+                entity[name] = value
+        try:
+            if current.etag is None:
+                store.call(APP_CONFIGURATION_CAPTURES, lambda c, e=entity: c.create_entity(e))
+            else:
+                store.call(
+                    APP_CONFIGURATION_CAPTURES,
+                    lambda c, e=entity, etag=current.etag: c.update_entity(
+                        e,
+                        mode=UpdateMode.REPLACE,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    ),
+                )
+            return new
+        except (ResourceExistsError, ResourceModifiedError):
+            logger.info("Capture state of %s changed while we wrote it; applying again", store_name)
+    raise TransientStorageError(f"capture state of {store_name} kept changing")
+
+
+def stores_with_state(store: AuditStore) -> Iterator[StoreState]:
+    entities = store.call(
+        APP_CONFIGURATION_CAPTURES,
+        lambda c: list(c.query_entities("PartitionKey eq @pk", parameters={"pk": STATE_PARTITION})),
+    )
+    for entity in entities:
+        yield read_state(store, entity.get("StoreName") or entity["RowKey"])
+
+
+def _time(value: Any) -> dt.datetime | None:
+    return as_utc(value) if isinstance(value, dt.datetime) else None
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None

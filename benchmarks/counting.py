@@ -32,6 +32,7 @@ class Request:
     partition: str | None  # None for table-level requests ($batch, Tables)
     row: str | None
     status: int
+    rows: int = 0  # entities a query answered with (0 for writes and single-entity reads)
 
     @property
     def is_write(self) -> bool:
@@ -56,8 +57,9 @@ class RequestLog:
         partition, row = (_unquoted(match["pk"]), _unquoted(match["rk"])) if match else (None, None)
         if partition is None and http.method == "POST" and table not in ("Tables", "$batch"):
             partition, row = _keys_of_insert(http.body)
-        request = Request(http.method, table, partition, row,
-                          pipeline_response.http_response.status_code)
+        response = pipeline_response.http_response
+        request = Request(http.method, table, partition, row, response.status_code,
+                          _rows_answered(http.method, response))
         with self._lock:
             self._requests.append(request)
 
@@ -75,6 +77,17 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+
+
+def _rows_answered(method: str, response: Any) -> int:
+    """How many entities a query returned: the length of the JSON body's "value" list."""
+    if method != "GET" or not 200 <= response.status_code < 300:
+        return 0
+    try:
+        value = json.loads(response.body()).get("value")
+    except (TypeError, ValueError, AttributeError):
+        return 0
+    return len(value) if isinstance(value, list) else 0
 
 
 def _keys_of_insert(body: Any) -> tuple[str | None, str | None]:

@@ -1,9 +1,16 @@
 """HTTP API of the audit log, and the timeline page: a Blueprint registered by function_app.
 
-Every route is GET, needs a function key (auth level FUNCTION; the host key works for all), and
-answers JSON: {"items": [...], "continuation": "<token>" | null}. Pass ?continuation=<token> for the
-next page. Bad input answers 400, an unknown cache or store 404, unreachable storage 503, each as
-{"error": "..."}. The questions are those of the shared query layer (audit_queries).
+Every route is GET and answers JSON: {"items": [...], "continuation": "<token>" | null}. Pass
+?continuation=<token> for the next page. Bad input answers 400, an unknown cache or store 404, storage
+that is down or throttling 503 with Retry-After, and what waiting never heals (a wrong key, a missing
+role, an unusable setting) 500 saying what to fix; errors are {"error": "...", "retryable": ...}.
+The questions are those of the shared query layer (eventaudit.queries).
+
+Who may ask (AUDIT_API_AUTH, read when the app is indexed; see auth.py): "key" (default) puts the
+API routes at auth level FUNCTION, so the host wants a function key (x-functions-key header);
+"entra" puts them at ANONYMOUS and the app itself refuses a request that App Service Authentication
+did not sign in. The page itself holds no data and is always served anonymously: it asks for the key
+(kept in sessionStorage) or shows a sign-in link, so its URL never carries a secret.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from eventaudit.errors import ConfigurationError, StorageError
+from eventaudit import auth
+from eventaudit.errors import ConfigurationError, StorageError, TransientStorageError
 from eventaudit.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -38,11 +46,13 @@ if TYPE_CHECKING:
 else:
     q = _LazyModule("eventaudit.queries")  # the query layer, loaded by the first HTTP request
 
-bp = func.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+AUTH = auth.index_time_policy()
+bp = func.Blueprint(http_auth_level=AUTH.level)
 
 TIMELINE_PAGE = Path(__file__).resolve().parent / "web" / "timeline.html"
-# The function key travels as ?code=; the host may leave it among the parameters.
+# A script may still send the function key as ?code= (the host accepts it); never needed by the page.
 ALWAYS_ALLOWED = frozenset({"code"})
+RETRY_AFTER_SECONDS = "5"
 PAGED = ("limit", "continuation")
 RANGED = ("since", "until")
 JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -63,7 +73,14 @@ def json_response(status: int, body: Any) -> func.HttpResponse:
 
 
 def answer(req: func.HttpRequest, allowed: tuple[str, ...], question: Question) -> func.HttpResponse:
-    """Check the parameters, ask the question, and turn the answer or the error into JSON."""
+    """Check the caller and the parameters, ask the question, and turn the answer or error into JSON."""
+    refusal = AUTH.refusal(req)
+    if refusal is not None:
+        status, body = refusal
+        response = json_response(status, body)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     try:
         params = {name: value for name, value in req.params.items() if name not in ALWAYS_ALLOWED}
         unknown = sorted(set(params) - set(allowed))
@@ -76,14 +93,15 @@ def answer(req: func.HttpRequest, allowed: tuple[str, ...], question: Question) 
         return json_response(400, {"error": str(exc)})
     except q.UnknownResource as exc:
         return json_response(404, {"error": str(exc), "known": exc.known})
-    except StorageError as exc:
-        logger.warning("Audit query failed on storage: %s", exc)
-        response = json_response(503, {"error": "audit storage is unavailable; try again shortly"})
-        response.headers["Retry-After"] = "5"
+    except TransientStorageError as exc:
+        logger.warning("Audit query failed on storage, for now: %s", exc)
+        response = json_response(503, {"error": f"audit storage is unavailable: {exc}", "retryable": True})
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
-    except ConfigurationError as exc:
-        logger.error("Audit query: %s", exc)
-        return json_response(500, {"error": "the app's storage settings are unusable; see the app log"})
+    except (StorageError, ConfigurationError) as exc:
+        # Waiting never heals these: the message says what to fix (a key, a role, a setting).
+        logger.error("Audit query cannot read storage: %s", exc)
+        return json_response(500, {"error": str(exc), "retryable": False})
 
 
 def paging(params: Mapping[str, str], *, ranged: bool = True) -> dict[str, Any]:
@@ -209,10 +227,39 @@ def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
         store, r["store"], snapshot=p.get("snapshot") or None, **paging(p)))
 
 
+# --- everything, merged ---------------------------------------------------------------------------------
+
+@bp.function_name("audit_events")
+@bp.route(route="events", methods=["GET"])
+def events(req: func.HttpRequest) -> func.HttpResponse:
+    """The merged chronology: ?since=&until= and resource=a,b type=Scaling,Deleted label= key= status=."""
+    allowed = ("resource", "type", "label", "key", "status", *RANGED, *PAGED)
+    return answer(req, allowed, lambda store, p, r: q.timeline(
+        store, resources=names(p, "resource"), actions=names(p, "type"), label=p.get("label"),
+        key=p.get("key") or None, status=p.get("status") or None, **paging(p)))
+
+
+@bp.function_name("audit_event_choices")
+@bp.route(route="events/choices", methods=["GET"])
+def event_choices(req: func.HttpRequest) -> func.HttpResponse:
+    """What the timeline's filters accept: the recorded caches and stores, and the types."""
+    return answer(req, (), lambda store, p, r: Choices(q.known_resources(store), q.all_actions()))
+
+
+class Choices:
+    def __init__(self, resources: list[q.Resource], types: list[str]) -> None:
+        self.resources = resources
+        self.types = types
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resources": [resource.to_dict() for resource in self.resources], "types": self.types,
+                "kinds": [source.kind for source in q.SOURCES]}
+
+
 # --- the page -----------------------------------------------------------------------------------------
 
 @bp.function_name("audit_timeline")
-@bp.route(route="timeline", methods=["GET"])
+@bp.route(route="timeline", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def timeline(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(TIMELINE_PAGE.read_bytes(), status_code=200, mimetype="text/html",
                              charset="utf-8", headers=PAGE_HEADERS)

@@ -80,14 +80,19 @@ def recorded(store, send):
     return store
 
 
-def test_every_api_route_is_get_with_a_function_key():
+def auth_level(trigger: Any) -> str:
+    return str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower()
+
+
+def test_every_api_route_is_get_with_a_function_key_and_the_page_is_anonymous():
     routes = {f.get_function_name(): f.get_trigger() for _, f in http_routes()}
     assert {name for name in routes} >= {
         "audit_redis_cache_operations", "audit_redis_failures", "audit_redis_last_scaling",
         "audit_appconfig_key_history", "audit_appconfig_store_changes", "audit_appconfig_keys",
-        "audit_appconfig_snapshots", "audit_timeline"}
-    for trigger in routes.values():
-        assert str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower() == "function"
+        "audit_appconfig_snapshots", "audit_events", "audit_event_choices", "audit_timeline"}
+    for name, trigger in routes.items():
+        # The page holds no data, and its URL must never need a key: anonymous in every mode
+        assert auth_level(trigger) == ("anonymous" if name == "audit_timeline" else "function")
         assert [getattr(m, "value", m) for m in trigger.methods] == ["GET"]
 
 

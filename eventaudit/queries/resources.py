@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventaudit.queries.errors import InvalidQuery, UnknownResource
+from eventaudit.queries.errors import InvalidQuery, UnknownResource, resource_noun
 from eventaudit.queries.models import Resource, resource_from
 from eventaudit.queries.reader import read_all
 from eventaudit.storage import AuditStore
@@ -22,7 +22,15 @@ def list_resources(store: AuditStore, kind: str) -> list[Resource]:
 
 def resolve(store: AuditStore, kind: str, name: str) -> Resource:
     """The recorded resource of that name (any casing); UnknownResource if it was never seen."""
-    noun = "cache" if kind == REDIS_CACHE else "store"
+    found = lookup(store, kind, name)
+    if found is None:
+        raise UnknownResource(kind, name, [r.name for r in list_resources(store, kind)])
+    return found
+
+
+def lookup(store: AuditStore, kind: str | None, name: str) -> Resource | None:
+    """The recorded resource of that kind and name (any casing), or None."""
+    noun = resource_noun(kind)
     if not isinstance(name, str) or not name.strip():
         raise InvalidQuery(f"{noun} name is empty")
     if len(name) > MAX_NAME:
@@ -30,6 +38,4 @@ def resolve(store: AuditStore, kind: str, name: str) -> Resource:
     # A parameterised lookup rather than get_entity: any text, quotes and all, is only ever data.
     [found] = read_all(store, AUDIT_RESOURCES, [("PartitionKey eq @kind and RowKey eq @name",
                                                  {"kind": kind, "name": name.strip().lower()})])
-    if not found:
-        raise UnknownResource(kind, name, [r.name for r in list_resources(store, kind)])
-    return resource_from(found[0])
+    return resource_from(found[0]) if found else None

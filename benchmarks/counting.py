@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventaudit.settings import StorageTarget
 from eventaudit.storage import AuditStore, build_service_client
@@ -22,6 +22,7 @@ from eventaudit.storage import AuditStore, build_service_client
 # /<account>/<table>(PartitionKey='<pk>',RowKey='<rk>'); quotes inside keys are doubled.
 _ENTITY_PATH = re.compile(
     r"^/[^/]+/(?P<table>[^/(]+)(?:\(PartitionKey='(?P<pk>(?:[^']|'')*)',RowKey='(?P<rk>(?:[^']|'')*)'\))?")
+_FILTER_PARTITION = re.compile(r"PartitionKey eq '(?P<pk>(?:[^']|'')*)'")
 WRITE_METHODS = frozenset({"PUT", "POST", "MERGE", "PATCH", "DELETE"})
 
 
@@ -52,9 +53,12 @@ class RequestLog:
 
     def __call__(self, pipeline_response: Any) -> None:
         http = pipeline_response.http_request
-        match = _ENTITY_PATH.match(unquote(urlsplit(http.url).path))
+        url = urlsplit(http.url)
+        match = _ENTITY_PATH.match(unquote(url.path))
         table = match["table"] if match else "?"
         partition, row = (_unquoted(match["pk"]), _unquoted(match["rk"])) if match else (None, None)
+        if partition is None and http.method == "GET":
+            partition = _queried_partition(url.query)
         if partition is None and http.method == "POST" and table not in ("Tables", "$batch"):
             partition, row = _keys_of_insert(http.body)
         response = pipeline_response.http_response
@@ -77,6 +81,12 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+
+
+def _queried_partition(query: str) -> str | None:
+    """The partition a query names in its $filter (PartitionKey eq '<pk>'), if it names one."""
+    found = _FILTER_PARTITION.search(parse_qs(query).get("$filter", [""])[0])
+    return _unquoted(found["pk"]) if found else None
 
 
 def _rows_answered(method: str, response: Any) -> int:

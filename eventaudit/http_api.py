@@ -47,7 +47,14 @@ else:
     q = _LazyModule("eventaudit.queries")  # the query layer, loaded by the first HTTP request
 
 AUTH = auth.index_time_policy()
-bp = func.Blueprint(http_auth_level=AUTH.level)
+# The app's own http_auth_level applies to routes that name none (azure-functions' FunctionApp.get_functions
+# builds with it, not with a blueprint's), so every route here names its level: api_route, or the page's.
+bp = func.Blueprint()
+
+
+def api_route(route: str) -> Callable[..., Any]:
+    """A GET route of the API, at the auth level AUDIT_API_AUTH asks for. Its function must answer()."""
+    return bp.route(route=route, methods=["GET"], auth_level=AUTH.level)
 
 TIMELINE_PAGE = Path(__file__).resolve().parent / "web" / "timeline.html"
 # A script may still send the function key as ?code= (the host accepts it); never needed by the page.
@@ -142,20 +149,20 @@ class Listing:
 # --- Redis ------------------------------------------------------------------------------------------
 
 @bp.function_name("audit_redis_caches")
-@bp.route(route="redis/caches", methods=["GET"])
+@api_route("redis/caches")
 def redis_caches(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, (), lambda store, p, r: Listing(q.list_resources(store, q.REDIS_CACHE)))
 
 
 @bp.function_name("audit_redis_cache_operations")
-@bp.route(route="redis/caches/{cache}/operations", methods=["GET"])
+@api_route("redis/caches/{cache}/operations")
 def redis_cache_operations(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("operation", "status", *RANGED, *PAGED), lambda store, p, r: q.cache_operations(
         store, r["cache"], operation=p.get("operation"), status=p.get("status"), **paging(p)))
 
 
 @bp.function_name("audit_redis_operations")
-@bp.route(route="redis/operations", methods=["GET"])
+@api_route("redis/operations")
 def redis_operations(req: func.HttpRequest) -> func.HttpResponse:
     allowed = ("cache", "operation", "status", *RANGED, *PAGED)
     return answer(req, allowed, lambda store, p, r: q.recent_operations(
@@ -163,14 +170,14 @@ def redis_operations(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("audit_redis_failures")
-@bp.route(route="redis/failures", methods=["GET"])
+@api_route("redis/failures")
 def redis_failures(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("cache", *RANGED, *PAGED), lambda store, p, r: q.failed_operations(
         store, caches=names(p, "cache"), **paging(p)))
 
 
 @bp.function_name("audit_redis_last_scaling")
-@bp.route(route="redis/last-scaling", methods=["GET"])
+@api_route("redis/last-scaling")
 def redis_last_scaling(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, PAGED, lambda store, p, r: q.last_scaling(store, **paging(p, ranged=False)))
 
@@ -178,13 +185,13 @@ def redis_last_scaling(req: func.HttpRequest) -> func.HttpResponse:
 # --- App Configuration ------------------------------------------------------------------------------
 
 @bp.function_name("audit_appconfig_stores")
-@bp.route(route="appconfig/stores", methods=["GET"])
+@api_route("appconfig/stores")
 def appconfig_stores(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, (), lambda store, p, r: Listing(q.list_resources(store, q.APP_CONFIGURATION_STORE)))
 
 
 @bp.function_name("audit_appconfig_key_history")
-@bp.route(route="appconfig/stores/{store}/history", methods=["GET"])
+@api_route("appconfig/stores/{store}/history")
 def appconfig_key_history(req: func.HttpRequest) -> func.HttpResponse:
     """?key=<key> (keys may hold '/', so not a path segment); &label= for no label, absent for all."""
 
@@ -197,14 +204,14 @@ def appconfig_key_history(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("audit_appconfig_store_changes")
-@bp.route(route="appconfig/stores/{store}/changes", methods=["GET"])
+@api_route("appconfig/stores/{store}/changes")
 def appconfig_store_changes(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("change", "snapshots", *RANGED, *PAGED), lambda store, p, r: q.store_changes(
         store, r["store"], change=p.get("change"), include_snapshots=flag(p, "snapshots", True), **paging(p)))
 
 
 @bp.function_name("audit_appconfig_changes")
-@bp.route(route="appconfig/changes", methods=["GET"])
+@api_route("appconfig/changes")
 def appconfig_changes(req: func.HttpRequest) -> func.HttpResponse:
     allowed = ("store", "change", "snapshots", *RANGED, *PAGED)
     return answer(req, allowed, lambda store, p, r: q.recent_changes(
@@ -213,7 +220,7 @@ def appconfig_changes(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("audit_appconfig_keys")
-@bp.route(route="appconfig/stores/{store}/keys", methods=["GET"])
+@api_route("appconfig/stores/{store}/keys")
 def appconfig_keys(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("deleted", "prefix", *PAGED), lambda store, p, r: q.current_keys(
         store, r["store"], include_deleted=flag(p, "deleted", False), prefix=p.get("prefix") or None,
@@ -221,7 +228,7 @@ def appconfig_keys(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("audit_appconfig_snapshots")
-@bp.route(route="appconfig/stores/{store}/snapshots", methods=["GET"])
+@api_route("appconfig/stores/{store}/snapshots")
 def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
     return answer(req, ("snapshot", *RANGED, *PAGED), lambda store, p, r: q.snapshot_events(
         store, r["store"], snapshot=p.get("snapshot") or None, **paging(p)))
@@ -230,7 +237,7 @@ def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
 # --- everything, merged ---------------------------------------------------------------------------------
 
 @bp.function_name("audit_events")
-@bp.route(route="events", methods=["GET"])
+@api_route("events")
 def events(req: func.HttpRequest) -> func.HttpResponse:
     """The merged chronology: ?since=&until= and resource=a,b type=Scaling,Deleted label= key= status=."""
     allowed = ("resource", "type", "label", "key", "status", *RANGED, *PAGED)
@@ -240,7 +247,7 @@ def events(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("audit_event_choices")
-@bp.route(route="events/choices", methods=["GET"])
+@api_route("events/choices")
 def event_choices(req: func.HttpRequest) -> func.HttpResponse:
     """What the timeline's filters accept: the recorded caches and stores, and the types."""
     return answer(req, (), lambda store, p, r: Choices(q.known_resources(store), q.all_actions()))

@@ -31,7 +31,8 @@ def http_routes() -> list[tuple[re.Pattern[str], Any]]:
     return routes
 
 
-def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET") -> func.HttpResponse:
+def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET",
+         headers: Mapping[str, str] | None = None) -> func.HttpResponse:
     """Route `path` (under /api/) to its function and call it as the worker would."""
     relative = path.removeprefix(API_PREFIX).strip("/")
     for pattern, function in http_routes():
@@ -42,7 +43,7 @@ def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET"
                 return func.HttpResponse(status_code=405)
             request = func.HttpRequest(
                 method, f"http://localhost{API_PREFIX}{relative}?{urlencode(params or {})}",
-                params=dict(params or {}),
+                params=dict(params or {}), headers=dict(headers or {}),
                 route_params={k: unquote(v) for k, v in match.groupdict().items()}, body=b"")
             return function.get_user_function()(request)
     return func.HttpResponse(status_code=404)

@@ -432,6 +432,27 @@ def test_composite_token_continues_exactly_after_equal_row_keys_in_several_parti
     assert seen == expected
 
 
+def test_a_merge_of_two_tables_continues_exactly_after_equal_row_keys(store):
+    # Given equal RowKeys in the same partition name of two tables (the tie-break is table, then partition)
+    expected = []
+    for table in ("AppConfigurationEvents", "RedisCacheEvents"):
+        client = store.table(table)
+        client.create_table()
+        for row_key in ("0001-a", "0002-b"):
+            client.upsert_entity({"PartitionKey": "p", "RowKey": row_key})
+    expected = [(rk, table) for rk in ("0001-a", "0002-b") for table in ("AppConfigurationEvents", "RedisCacheEvents")]
+    queries = [reader.PartitionQuery("RedisCacheEvents", ["p"]), reader.PartitionQuery("AppConfigurationEvents", ["p"])]
+    # When read one row per page
+    seen, after = [], None
+    for _ in range(10):
+        hits, after = reader.merge(store, queries, 1, after)
+        seen += [(hit.entity["RowKey"], queries[hit.query].table) for hit in hits]
+        if after is None:
+            break
+    # Then every row comes once, in (RowKey, table) order
+    assert seen == expected
+
+
 def test_events_arriving_between_pages_neither_shift_nor_repeat_rows(store, send):
     for minute in range(4):
         send(redis_event("c1", minute))
@@ -449,7 +470,7 @@ def test_events_arriving_between_pages_neither_shift_nor_repeat_rows(store, send
 # Storage compares): U+E000..U+FFFF sort above astral characters in code points, below in UTF-16.
 UNICODE_KEYS = ["a", "a/b", "Z", "é", "中文", "\ue000-private-use", "\uff61-halfwidth", "\ufffd",
                 "\U0001f600-emoji", "\U00010000", "a\U0001f600", "a\uffff", "a\ue000", "\U0010fffd",
-                "k" * 1500, "y" * 1499 + "\U0001f600"]
+                "\ud7ff-last-before-surrogates", "\U0010ffff-last", "k" * 1500, "y" * 1499 + "\U0001f600"]
 
 
 @pytest.fixture
@@ -475,7 +496,8 @@ def test_keys_pages_return_every_unicode_key_exactly_once(store, send, limit):
     assert all(len(p) <= limit for p in pages)
 
 
-@pytest.mark.parametrize("prefix", ["a", "\U0001f600", "a\uffff", "\ue000", "k" * 1200, "\uffff"])
+@pytest.mark.parametrize("prefix", ["a", "\U0001f600", "a\uffff", "\ue000", "k" * 1200, "\uffff", "\ud7ff",
+                                    "\U0010ffff"])
 def test_keys_with_a_prefix_are_exactly_those_starting_with_it(store, send, prefix):
     for i, key in enumerate(UNICODE_KEYS):
         send(kv_event("contoso", key, i))
@@ -513,7 +535,7 @@ def test_prefix_reads_only_the_matching_key_states(store, send, counted):
 
 
 STATUSES = {"Failed": True, "failed": True, "FAILED": True, "Failure": True, "Succeeded": False,
-            "SUCCEEDED": False, "Canceled": False}
+            "SUCCEEDED": False, "Canceled": False, "Finished": False}
 
 
 def test_what_is_shown_as_failed_is_found_as_failed(store, send):
@@ -533,6 +555,7 @@ def test_what_is_shown_as_failed_is_found_as_failed(store, send):
     assert {o.status for o in q.cache_operations(store, "c1", status="succeeded").items} == {
         "Succeeded", "SUCCEEDED"}
     assert {o.status for o in q.cache_operations(store, "c1", status="canceled").items} == {"Canceled"}
+    assert {o.status for o in q.cache_operations(store, "c1", status="FINISHED").items} == {"Finished"}
 
 
 def test_changes_of_every_store_with_sixteen_and_more_stores(store, send):

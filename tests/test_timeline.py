@@ -153,7 +153,7 @@ def test_a_page_reads_about_as_many_rows_as_it_shows(incident, send, counted_sto
         if token is None:
             break
     assert sum(shown for shown, _, _ in sizes) == 68
-    for shown, rows, partitions in sizes:
+    for _, rows, partitions in sizes:
         assert rows <= 2 * (10 + 1) + partitions, sizes
 
 

@@ -241,11 +241,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     try:
         write(out, page, columns, nothing, args)
     except BrokenPipeError:
-        # The reader stopped early (`| head`): what it read was answered. Point stdout at devnull so
-        # the interpreter's last flush does not fail again (Python docs, "Note on SIGPIPE").
-        if out is sys.stdout:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        pass  # the reader stopped early (`| head`): what it read was answered
     return EXIT_ANSWERED
 
 

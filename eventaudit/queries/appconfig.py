@@ -145,27 +145,22 @@ def current_keys(store: AuditStore, store_name: str, *, include_deleted: bool = 
     resource = resolve(store, APP_CONFIGURATION_STORE, store_name)
     identity = [resource.name.lower(), include_deleted, prefix]
     after = token_position(continuation, "keys", identity)
-    clauses, parameters, keep = [], {}, None
+    clauses, parameters = [], {}
     if not include_deleted:
         clauses.append("Deleted eq @deleted")
         parameters["deleted"] = False
     if prefix:
         clauses.append("Key ge @low")
         parameters["low"] = prefix
-        high = prefix_upper_bound(prefix)
+        high = prefix_upper_bound(prefix)  # None: only keys starting with the prefix are >= it
         if high is not None:
             clauses.append("Key lt @high")
             parameters["high"] = high
-        keep = _starts_with(prefix)  # the service's range already holds exactly these; a guard
     query = PartitionQuery(APP_CONFIGURATION_KEYS, keys.store_partitions(resource.name), clauses, parameters,
-                           select=_KEY_COLUMNS, keep=keep)
+                           select=_KEY_COLUMNS)
     rows, last = read_merged(store, query, limit, after)
     states = sorted((key_state_from(row) for row in rows), key=lambda s: (s.key, s.label))
     return Page(states, position_token("keys", identity, last))
-
-
-def _starts_with(prefix: str):
-    return lambda entity: str(entity.get("Key", "")).startswith(prefix)
 
 
 # --- in the merged timeline ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from benchmarks.burst import measure_burst
 from benchmarks.coldstart import cold_starts, modules_not_needed
 from benchmarks.cpu import measure_cpu, mixed_events
 from benchmarks.harness import Run, install_app, new_prefix
-from benchmarks.reading import LARGE, SMALL, describe, load_row, measure_reading
+from benchmarks.reading import LARGE, SMALL, azurite_for, describe, load_row, measure_reading
 from benchmarks.roundtrips import RoundTrips, measure_round_trips, registrations
 from benchmarks.throughput import (
     WORKERS,
@@ -193,7 +193,7 @@ def reading_rows(sizes: Sizes) -> list[Row]:
     """Rows, requests and time per page of each reader question, on each data set (own Azurite each)."""
     rows = []
     for events in sizes.year_events:
-        with Azurite() as azurite:
+        with azurite_for(events) as azurite:
             dataset, costs = measure_reading(azurite.connection_string, events, sizes.pages)
         rows.append(load_row(dataset))
         rows += [Row(f"Rows per page of 50, {cost.name}, {events:,} events", *describe(cost), cost.holds)

@@ -24,7 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ServiceRequestError, ServiceResponseError
+from azure.data.tables import TableTransactionError
 
 from eventaudit.storage import AuditStore, keys
 from eventaudit.storage.tables import (
@@ -54,6 +55,7 @@ LABELS = ["Production", "Production", "", "", "Staging"]
 CHANGES_PER_SETTING = 40
 BATCH = 100
 WRITERS = 4
+ATTEMPTS = 4
 
 
 @dataclass
@@ -100,7 +102,7 @@ class _Writer:
         for start in range(0, len(rows), BATCH):
             chunk = [("create", row) for row in rows[start:start + BATCH]]
             self._slots.acquire()
-            future = self._pool.submit(client.submit_transaction, chunk)
+            future = self._pool.submit(_submit, client, chunk)
             future.add_done_callback(lambda _: self._slots.release())
             self._pending.append(future)
             self.rows += len(chunk)
@@ -116,6 +118,23 @@ class _Writer:
         self._pool.shutdown(wait=True)
         for future in self._pending:
             future.result()  # raise what failed
+
+
+def _submit(client: Any, chunk: list[tuple[str, dict[str, Any]]]) -> None:
+    """One transaction; sent again if its answer was lost (a retry of one that did commit finds its
+    first entity there: done). Azurite under a million entities now and then drops a connection."""
+    for attempt in range(ATTEMPTS):
+        try:
+            client.submit_transaction(chunk)
+            return
+        except (ServiceRequestError, ServiceResponseError):
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(1 + attempt)
+        except TableTransactionError as exc:
+            if attempt and str(getattr(exc.error_code, "value", exc.error_code)) == "EntityAlreadyExists":
+                return
+            raise
 
 
 def _partitions(events: int, rng: random.Random, dataset: Dataset,

@@ -79,8 +79,8 @@ def timeline(store: AuditStore, *, resources: Sequence[str] | None = None,
 
 def _plan(source: Source, wanted: TimelineFilter,
           named: dict[str, list[str]]) -> tuple[PartitionQuery | None, str]:
-    """The source's query for this filter, or None and why it is left out ("" when it simply has
-    nothing to read, e.g. no cache was ever recorded)."""
+    """The source's query for this filter, or None and why a filter left it out ("" when it simply has
+    nothing to read: no resource of its type named, or ever recorded)."""
     clauses: list[str] = []
     parameters: dict[str, Any] = {}
     keeps = [source.keep] if source.keep else []
@@ -110,7 +110,7 @@ def _plan(source: Source, wanted: TimelineFilter,
     if partitions is None:
         return None, source.why_skipped or "cannot be read for this window"
     if not partitions:
-        return None, "none of the resources asked for is of its type" if wanted.resources else ""
+        return None, ""  # nothing to read: no resource of its type was named, or ever recorded
     keep = None if not keeps else (keeps[0] if len(keeps) == 1 else (lambda e: all(k(e) for k in keeps)))
     return PartitionQuery(source.table, partitions, clauses, parameters, wanted.time_range,
                           tuple(source.columns), keep), ""

@@ -54,9 +54,10 @@ def modules_not_needed(connection_string: str) -> list[str]:
     at_load = set(json.loads(_python(f"{APP}; {listing}").stdout))
     env = {**os.environ, "AUDIT_STORAGE": connection_string, "AUDIT_TABLE_PREFIX": "coldstart"}
     needed = set(json.loads(_python(FIRST_EVENTS, env).stdout.splitlines()[-1]))
-    # The app's own modules by full name (the HTTP API is loaded with the app by design, its query
-    # layer lazily); other packages by top-level name.
-    return sorted({_package(name) for name in at_load - needed} - {"function_app", "eventaudit.http_api"})
+    # The app's own modules by full name (the HTTP API, with the auth policy its routes are indexed
+    # with, is loaded with the app by design; its query layer lazily); other packages by top-level name.
+    by_design = {"function_app", "eventaudit.http_api", "eventaudit.auth"}
+    return sorted({_package(name) for name in at_load - needed} - by_design)
 
 
 def _package(module: str) -> str:

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventaudit.settings import StorageTarget
 from eventaudit.storage import AuditStore, build_service_client
@@ -22,6 +22,7 @@ from eventaudit.storage import AuditStore, build_service_client
 # /<account>/<table>(PartitionKey='<pk>',RowKey='<rk>'); quotes inside keys are doubled.
 _ENTITY_PATH = re.compile(
     r"^/[^/]+/(?P<table>[^/(]+)(?:\(PartitionKey='(?P<pk>(?:[^']|'')*)',RowKey='(?P<rk>(?:[^']|'')*)'\))?")
+_FILTER_PARTITION = re.compile(r"PartitionKey eq '(?P<pk>(?:[^']|'')*)'")
 WRITE_METHODS = frozenset({"PUT", "POST", "MERGE", "PATCH", "DELETE"})
 
 
@@ -32,6 +33,7 @@ class Request:
     partition: str | None  # None for table-level requests ($batch, Tables)
     row: str | None
     status: int
+    rows: int = 0  # entities a query answered with (0 for writes and single-entity reads)
 
     @property
     def is_write(self) -> bool:
@@ -51,13 +53,17 @@ class RequestLog:
 
     def __call__(self, pipeline_response: Any) -> None:
         http = pipeline_response.http_request
-        match = _ENTITY_PATH.match(unquote(urlsplit(http.url).path))
+        url = urlsplit(http.url)
+        match = _ENTITY_PATH.match(unquote(url.path))
         table = match["table"] if match else "?"
         partition, row = (_unquoted(match["pk"]), _unquoted(match["rk"])) if match else (None, None)
+        if partition is None and http.method == "GET":
+            partition = _queried_partition(url.query)
         if partition is None and http.method == "POST" and table not in ("Tables", "$batch"):
             partition, row = _keys_of_insert(http.body)
-        request = Request(http.method, table, partition, row,
-                          pipeline_response.http_response.status_code)
+        response = pipeline_response.http_response
+        request = Request(http.method, table, partition, row, response.status_code,
+                          _rows_answered(http.method, response))
         with self._lock:
             self._requests.append(request)
 
@@ -75,6 +81,23 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+
+
+def _queried_partition(query: str) -> str | None:
+    """The partition a query names in its $filter (PartitionKey eq '<pk>'), if it names one."""
+    found = _FILTER_PARTITION.search(parse_qs(query).get("$filter", [""])[0])
+    return _unquoted(found["pk"]) if found else None
+
+
+def _rows_answered(method: str, response: Any) -> int:
+    """How many entities a query returned: the length of the JSON body's "value" list."""
+    if method != "GET" or not 200 <= response.status_code < 300:
+        return 0
+    try:
+        value = json.loads(response.body()).get("value")
+    except (TypeError, ValueError, AttributeError):
+        return 0
+    return len(value) if isinstance(value, list) else 0
 
 
 def _keys_of_insert(body: Any) -> tuple[str | None, str | None]:

@@ -1,12 +1,16 @@
 """Run every measurement against an Azurite of its own and print the figures next to their baselines.
 
-    .venv/bin/python -m benchmarks.run            # full run (about 3.5 minutes on 2 cores)
-    .venv/bin/python -m benchmarks.run --quick    # small sizes, under a minute
+    .venv/bin/python -m benchmarks.run            # full run (about 4.5 minutes on 2 cores)
+    .venv/bin/python -m benchmarks.run --quick    # small sizes, about a minute
+    .venv/bin/python -m benchmarks.run --large    # also reads a year of 1,000,000 events (+15 minutes)
+
+Exits 0 when every target holds, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -18,6 +22,7 @@ from benchmarks.burst import measure_burst
 from benchmarks.coldstart import cold_starts, modules_not_needed
 from benchmarks.cpu import measure_cpu, mixed_events
 from benchmarks.harness import Run, install_app, new_prefix
+from benchmarks.reading import LARGE, SMALL, azurite_for, describe, load_row, measure_reading
 from benchmarks.roundtrips import RoundTrips, measure_round_trips, registrations
 from benchmarks.throughput import (
     WORKERS,
@@ -45,13 +50,15 @@ class Sizes:
     burst_keys: int
     import_keys: int = 10_000  # keys of the bulk import whose values are captured
     backfill_revisions: int = 5_000
+    year_events: tuple[int, ...] = (SMALL,)  # the data sets rows per page are measured on
+    pages: int = 5  # pages walked per reader question
 
 
 FULL = Sizes(per_type=5, chunk=100, rounds=10, cpu_events=450, cold_runs=7, burst_keys=10_000)
 QUICK = Sizes(per_type=2, chunk=50, rounds=3, cpu_events=90, cold_runs=3, burst_keys=1_000, import_keys=1_000,
-              backfill_revisions=1_000)
+              backfill_revisions=1_000, pages=2)
 TINY = Sizes(per_type=1, chunk=10, rounds=1, cpu_events=18, cold_runs=1, burst_keys=200, import_keys=200,
-             backfill_revisions=300)
+             backfill_revisions=300, year_events=(2_000,), pages=2)
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,14 @@ def throughput_rows(connection_string: str, sizes: Sizes) -> tuple[list[Row], Ru
         Row("Redis events/s, sequential, via tools.trigger.deliver", f"{seq_app.rate:.0f}",
             f"{seq_floor.rate:.0f} plain upserts/s", f"{seq_app.rate / seq_floor.rate:.2f}", ">= 0.8",
             seq_app.rate / seq_floor.rate >= 0.8),
-        Row(f"Redis events/s, {WORKERS} in flight", f"{con_app.rate:.0f}", f"{seq_app.rate:.0f} sequential",
-            f"{con_app.rate / seq_app.rate:.2f}", ">= 3", con_app.rate / seq_app.rate >= 3),
+        # Like with like: the app against plain upserts, both 32 in flight (issue 16 restated the target;
+        # ">= 3x sequential" asked more of the app than the floor itself scales on 2 cores).
+        Row(f"Redis events/s, {WORKERS} in flight", f"{con_app.rate:.0f}",
+            f"{con_floor.rate:.0f} plain upserts/s, {WORKERS} in flight",
+            f"{con_app.rate / con_floor.rate:.2f}", ">= 0.8", con_app.rate / con_floor.rate >= 0.8),
+        Row(f"Redis events/s, {WORKERS} in flight, against sequential (the earlier, dropped target)",
+            f"{con_app.rate:.0f}", f"{seq_app.rate:.0f} sequential", f"{con_app.rate / seq_app.rate:.2f}", "",
+            None),
         Row(f"Plain upserts/s, {WORKERS} in flight (the floor's own scaling)", f"{con_floor.rate:.0f}",
             f"{seq_floor.rate:.0f} sequential", f"{con_floor.rate / seq_floor.rate:.2f}", "", None),
         Row("Plain async upserts/s, one at a time (azure.data.tables.aio + aiohttp)", f"{async_seq.rate:.0f}",
@@ -204,6 +217,18 @@ def value_rows(connection_string: str, sizes: Sizes) -> list[Row]:
     ]
 
 
+def reading_rows(sizes: Sizes) -> list[Row]:
+    """Rows, requests and time per page of each reader question, on each data set (own Azurite each)."""
+    rows = []
+    for events in sizes.year_events:
+        with azurite_for(events) as azurite:
+            dataset, costs = measure_reading(azurite.connection_string, events, sizes.pages)
+        rows.append(load_row(dataset))
+        rows += [Row(f"Rows per page of 50, {cost.name}, {events:,} events", *describe(cost), cost.holds)
+                 for cost in costs]
+    return rows
+
+
 def render(rows: list[Row]) -> str:
     header = ("Figure", "Measured", "Baseline (same run)", "Ratio", "Target", "Holds")
     cells = [header] + [(r.figure, r.measured, r.baseline, r.ratio, r.target,
@@ -225,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a check, not a measurement")
-    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    parser.add_argument("--large", action="store_true",
+                        help=f"also measure reading a year of {LARGE:,} events (loading it takes minutes)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.large:
+        sizes = dataclasses.replace(sizes, year_events=(*sizes.year_events, LARGE), pages=min(sizes.pages, 3))
     # The worker ships log records to the host; here they only need to be made, not printed.
     logging.getLogger().addHandler(logging.NullHandler())
     with Azurite() as azurite:
@@ -235,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         speed, con_floor = throughput_rows(cs, sizes)
         rows += speed + cpu_rows(sizes) + cold_start_rows(cs, sizes) + burst_rows(cs, sizes, con_floor)
         rows += value_rows(cs, sizes)
+    rows += reading_rows(sizes)
     print(f"{os.cpu_count()} cores; Azurite in memory; sizes: {sizes}\n")
     print(render(rows))
     print("\nRequests per event, each measured event (steady state):\n")

@@ -25,6 +25,11 @@ class TransientStorageError(StorageError):
     """Storage is unreachable, throttled or failing; Event Grid should retry the event."""
 
 
+class StorageAccessError(StorageError):
+    """Storage refused the credential or its access (wrong key, missing role, no credential): waiting
+    never heals it; the message says what to fix."""
+
+
 class PermanentStorageError(StorageError):
     """Storage rejected the entity itself (too large, invalid); a retry would fail the same way."""
 

@@ -18,6 +18,10 @@ ALLOWED_SOURCES_SETTING = "AUDIT_ALLOWED_SOURCES"
 # When the value capture runs (eventaudit/appconfig): NCRONTAB with seconds, as Functions timers take it.
 CAPTURE_SCHEDULE_SETTING = "AUDIT_APPCONFIG_CAPTURE_SCHEDULE"
 DEFAULT_CAPTURE_SCHEDULE = "0 */1 * * * *"  # every minute
+# How the page and the HTTP API are signed in to: "entra" (App Service Authentication) or "key".
+API_AUTH_SETTING = "AUDIT_API_AUTH"
+API_AUTH_MODES = ("entra", "key")
+DEFAULT_API_AUTH = "key"
 
 # Table names are 3-63 letters and digits starting with a letter; the longest base name is 22.
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$")
@@ -96,10 +100,13 @@ def _storage_target(env: Mapping[str, str], name: str) -> StorageTarget | None:
     endpoint = env.get(f"{name}__tableServiceUri", "").strip()
     if endpoint:
         parsed = urlparse(endpoint)
-        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+        if parsed.scheme != "https" or not parsed.netloc:
+            # azure-data-tables refuses to send an Entra ID token over plain http ("Token credential is
+            # only supported with HTTPS"); Azurite is reached with a connection string instead.
             raise ConfigurationError(
-                f"{name}__tableServiceUri must be a URL like https://<account>.table.core.windows.net,"
-                f" got {endpoint!r}"
+                f"{name}__tableServiceUri must be an https:// URL like "
+                f"https://<account>.table.core.windows.net (tokens are only sent over HTTPS; for Azurite "
+                f"set {STORAGE_SETTING}=UseDevelopmentStorage=true), got {endpoint!r}"
             )
         return StorageTarget(setting=f"{name}__tableServiceUri", endpoint=endpoint.rstrip("/"),
                              client_id=client_id)
@@ -110,6 +117,16 @@ def _storage_target(env: Mapping[str, str], name: str) -> StorageTarget | None:
         return StorageTarget(setting=f"{name}__accountName",
                              endpoint=f"https://{account}.table.core.windows.net", client_id=client_id)
     return None
+
+
+def api_auth_mode(env: Mapping[str, str] | None = None) -> str:
+    """AUDIT_API_AUTH: "entra" or "key" (default); ConfigurationError naming the setting otherwise."""
+    env = os.environ if env is None else env
+    mode = env.get(API_AUTH_SETTING, "").strip().lower() or DEFAULT_API_AUTH
+    if mode not in API_AUTH_MODES:
+        given = env[API_AUTH_SETTING][:50]
+        raise ConfigurationError(f"{API_AUTH_SETTING} must be entra or key, got {given!r}")
+    return mode
 
 
 def _is_connection_string(value: str) -> bool:

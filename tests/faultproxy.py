@@ -37,11 +37,12 @@ class Request:
 @dataclass(frozen=True)
 class Seen:
     request: Request
-    action: str | int
+    action: str | int | tuple[int, str]
 
 
-# What to do with a request: FORWARD, DROP, LOST_ANSWER or an HTTP status to answer with.
-Fault = Callable[[Request], str | int]
+# What to do with a request: FORWARD, DROP, LOST_ANSWER, an HTTP status to answer with, or a status and
+# the error code to send with it (e.g. (403, "AuthorizationPermissionMismatch")).
+Fault = Callable[[Request], str | int | tuple[int, str]]
 
 
 class FaultProxy:
@@ -78,7 +79,7 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _record(self, request: Request, action: str | int) -> None:
+    def _record(self, request: Request, action: str | int | tuple[int, str]) -> None:
         with self._lock:
             self.seen.append(Seen(request, action))
 
@@ -99,6 +100,8 @@ class FaultProxy:
                 proxy._record(request, action)
                 if isinstance(action, int):
                     return self._answer_error(action)
+                if isinstance(action, tuple):
+                    return self._answer_error(*action)
                 if action == DROP:
                     return self._drop()
                 answer = self._forward(body)
@@ -130,8 +133,8 @@ class FaultProxy:
                             break
                 return None  # upstream is down: to the client, a dead server
 
-            def _answer_error(self, status: int) -> None:
-                code = ERROR_CODES.get(status, "InternalError")
+            def _answer_error(self, status: int, code: str | None = None) -> None:
+                code = code or ERROR_CODES.get(status, "InternalError")
                 payload = json.dumps({"odata.error": {"code": code, "message": {
                     "lang": "en-US", "value": f"Injected by FaultProxy: {code}"}}}).encode()
                 self.send_response(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from benchmarks import workload
 from benchmarks.async_floor import async_floor_runs
@@ -82,3 +83,50 @@ def test_the_value_capture_figures_hold_at_a_small_size(azurite: Azurite) -> Non
     assert figures.isolated_requests_worst <= 2
     assert figures.import_requests <= 0.05 * 200
     assert figures.backfill_revisions == 300 and figures.backfill_rate > 0 and figures.plain_rate > 0
+
+
+def _shapes(store, tables) -> dict[str, set[frozenset[str]]]:
+    """Per table, the sets of property names its rows have."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for table in tables:
+        try:
+            for row in store.table(table).list_entities():
+                found.setdefault(table, set()).add(frozenset(row))
+        except ResourceNotFoundError:  # a table neither writes (control plane, values)
+            pass
+    return found
+
+
+def test_the_year_is_written_in_the_shape_the_app_writes(azurite: Azurite) -> None:
+    from benchmarks.counting import RequestLog, counting_store
+    from benchmarks.year import load_year
+    from eventaudit.storage.tables import ALL_TABLES, APP_CONFIGURATION_CAPTURES
+
+    # The app's own rows: one event of every recorded kind through the trigger
+    app_store, _ = install_app(azurite.connection_string, new_prefix())
+    for event_type in workload.ALL_TYPES:
+        deliver(workload.event(event_type, 1))
+    deliver(workload.event(workload.KEY_TYPES[0], 2, key="bench/no-label") | {"data": {
+        "key": "bench/no-label", "label": None, "etag": "e", "syncToken": "x=y;sn=2"}})
+    # And the year's rows
+    year_store = counting_store(azurite.connection_string, new_prefix(), RequestLog())
+    dataset = load_year(year_store, 2_000)
+    assert dataset.rows > 2_000
+    app, year = _shapes(app_store, ALL_TABLES), _shapes(year_store, ALL_TABLES)
+    # The capture pass removes pending captures, so a year at rest holds none.
+    assert set(app) - {APP_CONFIGURATION_CAPTURES} == set(year)
+    for table in year:
+        assert year[table] <= app[table], table  # every row the year writes is one the app writes
+
+
+def test_rows_per_page_stay_within_the_target_on_a_small_year(azurite: Azurite) -> None:
+    from benchmarks.reading import LIMIT, measure_reading
+
+    dataset, costs = measure_reading(azurite.connection_string, 2_000, pages=2)
+    assert len(costs) == 7
+    for cost in costs:
+        assert cost.holds, (cost.name, cost.pages)
+        assert all(page.rows <= 2 * (LIMIT + 1) + page.partitions for page in cost.pages)
+        assert cost.baseline.requests == 1
+    timeline_window = costs[-1]
+    assert timeline_window.pages[0].shown == LIMIT  # the planted incident fills a first page

@@ -156,3 +156,30 @@ def test_the_installed_console_script_reads_the_app_settings(recorded, azurite, 
                             text=True, timeout=60, cwd="/")
     assert result.returncode == 0, result.stderr
     assert [i["name"] for i in json.loads(result.stdout)["items"]] == ["contoso-catalog", "contoso-sessions"]
+
+
+class ClosedPipe(io.StringIO):
+    """stdout of `audit-log ... | head -1` once head has exited: every write raises BrokenPipeError."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(recorded):
+    err = io.StringIO()
+    assert main(["redis", "failures"], ClosedPipe(), err) == 0
+    assert err.getvalue() == ""
+
+
+def test_piped_into_head_there_is_no_broken_pipe_traceback(store, send, azurite, table_prefix):
+    script = Path(sys.executable).parent / "audit-log"
+    if not script.exists():
+        pytest.skip("audit-log is not installed (pip install --no-deps -e .)")
+    for minute in range(200):  # ~100 KB of JSON: more than a pipe holds, so writes outlive head
+        send(redis_event("contoso-sessions", minute, "ScalingCompleted", "Failed"))
+    env = {**os.environ, settings.STORAGE_SETTING: azurite.connection_string,
+           settings.PREFIX_SETTING: table_prefix}
+    result = subprocess.run(f"'{script}' redis failures --json --limit 1000 | head -1", shell=True, env=env,
+                            capture_output=True, text=True, timeout=120, cwd="/")
+    assert result.stdout == "{\n"
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr

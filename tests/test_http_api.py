@@ -31,7 +31,8 @@ def http_routes() -> list[tuple[re.Pattern[str], Any]]:
     return routes
 
 
-def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET") -> func.HttpResponse:
+def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET",
+         headers: Mapping[str, str] | None = None) -> func.HttpResponse:
     """Route `path` (under /api/) to its function and call it as the worker would."""
     relative = path.removeprefix(API_PREFIX).strip("/")
     for pattern, function in http_routes():
@@ -42,7 +43,7 @@ def call(path: str, params: Mapping[str, str] | None = None, method: str = "GET"
                 return func.HttpResponse(status_code=405)
             request = func.HttpRequest(
                 method, f"http://localhost{API_PREFIX}{relative}?{urlencode(params or {})}",
-                params=dict(params or {}),
+                params=dict(params or {}), headers=dict(headers or {}),
                 route_params={k: unquote(v) for k, v in match.groupdict().items()}, body=b"")
             return function.get_user_function()(request)
     return func.HttpResponse(status_code=404)
@@ -80,14 +81,19 @@ def recorded(store, send):
     return store
 
 
-def test_every_api_route_is_get_with_a_function_key():
+def auth_level(trigger: Any) -> str:
+    return str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower()
+
+
+def test_every_api_route_is_get_with_a_function_key_and_the_page_is_anonymous():
     routes = {f.get_function_name(): f.get_trigger() for _, f in http_routes()}
     assert {name for name in routes} >= {
         "audit_redis_cache_operations", "audit_redis_failures", "audit_redis_last_scaling",
         "audit_appconfig_key_history", "audit_appconfig_store_changes", "audit_appconfig_keys",
-        "audit_appconfig_snapshots", "audit_timeline"}
-    for trigger in routes.values():
-        assert str(getattr(trigger.auth_level, "value", trigger.auth_level)).lower() == "function"
+        "audit_appconfig_snapshots", "audit_events", "audit_event_choices", "audit_timeline"}
+    for name, trigger in routes.items():
+        # The page holds no data, and its URL must never need a key: anonymous in every mode
+        assert auth_level(trigger) == ("anonymous" if name == "audit_timeline" else "function")
         assert [getattr(m, "value", m) for m in trigger.methods] == ["GET"]
 
 

@@ -245,9 +245,12 @@ def test_current_keys_sorted_with_last_change_deleted_on_request_and_paged(store
     assert ("c/gone", "Deleted", True) in [(s.key, s.last_change, s.deleted) for s in with_deleted]
     assert [s.key for s in q.current_keys(store, "contoso", prefix="c/", include_deleted=True).items] == [
         "c/gone", "c/kept"]
+    # Pages follow the key states' hashes (so a page reads what it shows); each page is sorted
     pages = all_pages(q.current_keys, store, "contoso", limit=2, include_deleted=True)
-    assert [[(s.key, s.label) for s in p] for p in pages] == [
-        [("a", ""), ("a", "prod")], [("b", ""), ("c/gone", "")], [("c/kept", "")]]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted((s.key, s.label) for p in pages for s in p) == [
+        ("a", ""), ("a", "prod"), ("b", ""), ("c/gone", ""), ("c/kept", "")]
+    assert all([(s.key, s.label) for s in p] == sorted((s.key, s.label) for s in p) for p in pages)
 
 
 # --- input is data, never OData ------------------------------------------------------------------
@@ -429,6 +432,27 @@ def test_composite_token_continues_exactly_after_equal_row_keys_in_several_parti
     assert seen == expected
 
 
+def test_a_merge_of_two_tables_continues_exactly_after_equal_row_keys(store):
+    # Given equal RowKeys in the same partition name of two tables (the tie-break is table, then partition)
+    expected = []
+    for table in ("AppConfigurationEvents", "RedisCacheEvents"):
+        client = store.table(table)
+        client.create_table()
+        for row_key in ("0001-a", "0002-b"):
+            client.upsert_entity({"PartitionKey": "p", "RowKey": row_key})
+    expected = [(rk, table) for rk in ("0001-a", "0002-b") for table in ("AppConfigurationEvents", "RedisCacheEvents")]
+    queries = [reader.PartitionQuery("RedisCacheEvents", ["p"]), reader.PartitionQuery("AppConfigurationEvents", ["p"])]
+    # When read one row per page
+    seen, after = [], None
+    for _ in range(10):
+        hits, after = reader.merge(store, queries, 1, after)
+        seen += [(hit.entity["RowKey"], queries[hit.query].table) for hit in hits]
+        if after is None:
+            break
+    # Then every row comes once, in (RowKey, table) order
+    assert seen == expected
+
+
 def test_events_arriving_between_pages_neither_shift_nor_repeat_rows(store, send):
     for minute in range(4):
         send(redis_event("c1", minute))
@@ -438,3 +462,104 @@ def test_events_arriving_between_pages_neither_shift_nor_repeat_rows(store, send
     second = q.cache_operations(store, "c1", limit=10, continuation=first.continuation)
     minutes = [(o.event_time - T0).total_seconds() / 60 for o in first.items + second.items]
     assert minutes == [3, 2, 1, 0.5, 0]
+
+
+# --- defects of issue 16: every key once, what is shown as failed is found as failed, many stores ---
+
+# Keys whose order differs between code points (Python's str order) and UTF-16 code units (what Table
+# Storage compares): U+E000..U+FFFF sort above astral characters in code points, below in UTF-16.
+UNICODE_KEYS = ["a", "a/b", "Z", "é", "中文", "\ue000-private-use", "\uff61-halfwidth", "\ufffd",
+                "\U0001f600-emoji", "\U00010000", "a\U0001f600", "a\uffff", "a\ue000", "\U0010fffd",
+                "\ud7ff-last-before-surrogates", "\U0010ffff-last", "k" * 1500, "y" * 1499 + "\U0001f600"]
+
+
+@pytest.fixture
+def counted(azurite, table_prefix):
+    """A store on the test's tables whose every request (and the rows each query returned) is logged."""
+    from benchmarks.counting import RequestLog, counting_store
+
+    log = RequestLog()
+    return counting_store(azurite.connection_string, table_prefix, log), log
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 100])
+def test_keys_pages_return_every_unicode_key_exactly_once(store, send, limit):
+    # Given keys that sort differently in UTF-16 than in code points, two 1,500-character keys among them
+    for i, key in enumerate(UNICODE_KEYS):
+        send(kv_event("contoso", key, i, label="prod" if i % 3 == 0 else None))
+    # When every page is read
+    pages = all_pages(q.current_keys, store, "contoso", limit=limit)
+    # Then each key comes exactly once, and no token was too long to continue
+    seen = [(s.key, s.label) for p in pages for s in p]
+    assert sorted(seen) == sorted((k, "prod" if i % 3 == 0 else "") for i, k in enumerate(UNICODE_KEYS))
+    assert len(seen) == len(set(seen)) == len(UNICODE_KEYS)
+    assert all(len(p) <= limit for p in pages)
+
+
+@pytest.mark.parametrize("prefix", ["a", "\U0001f600", "a\uffff", "\ue000", "k" * 1200, "\uffff", "\ud7ff",
+                                    "\U0010ffff"])
+def test_keys_with_a_prefix_are_exactly_those_starting_with_it(store, send, prefix):
+    for i, key in enumerate(UNICODE_KEYS):
+        send(kv_event("contoso", key, i))
+    pages = all_pages(q.current_keys, store, "contoso", limit=2, prefix=prefix)
+    assert sorted(s.key for p in pages for s in p) == sorted(k for k in UNICODE_KEYS if k.startswith(prefix))
+
+
+def test_keys_pages_read_rows_in_proportion_to_the_page(store, send, counted):
+    # Given 120 keys in one store (their states spread over its 16 partitions)
+    for i in range(120):
+        send(kv_event("contoso", f"app/setting-{i:03d}", i))
+    reader_store, log = counted
+    # When they are read in pages of 10
+    token, pages, rows_per_page = None, 0, []
+    while True:
+        mark = len(log)
+        page = q.current_keys(reader_store, "contoso", limit=10, continuation=token)
+        rows_per_page.append(sum(r.rows for r in log.since(mark) if r.table.endswith("AppConfigurationKeys")))
+        pages += 1
+        token = page.continuation
+        if token is None:
+            break
+    # Then no page read more than twice its size plus one row per partition, never every key state
+    assert pages == 12
+    assert max(rows_per_page) <= 2 * (10 + 1) + 16, rows_per_page
+    assert sum(rows_per_page) < 120 * 3
+
+
+def test_prefix_reads_only_the_matching_key_states(store, send, counted):
+    for i in range(60):
+        send(kv_event("contoso", f"{'feature' if i < 6 else 'setting'}/{i:03d}", i))
+    reader_store, log = counted
+    assert len(q.current_keys(reader_store, "contoso", prefix="feature/", limit=50).items) == 6
+    assert sum(r.rows for r in log.since(0) if r.table.endswith("AppConfigurationKeys")) == 6
+
+
+STATUSES = {"Failed": True, "failed": True, "FAILED": True, "Failure": True, "Succeeded": False,
+            "SUCCEEDED": False, "Canceled": False, "Finished": False}
+
+
+def test_what_is_shown_as_failed_is_found_as_failed(store, send):
+    # Given operations whose status was sent in several spellings (stored as sent)
+    for minute, status in enumerate(STATUSES):
+        send(redis_event("c1", minute, "ScalingCompleted", status))
+    shown = {o.status: o.failed for o in q.cache_operations(store, "c1", limit=100).items}
+    # Then the rule is one: a status starting with "fail" in any casing is failed
+    assert shown == STATUSES
+    failed = {status for status, is_failed in STATUSES.items() if is_failed}
+    # And every question that looks for failures finds exactly those
+    assert {o.status for o in q.failed_operations(store).items} == failed
+    for asked in ("Failed", "failed", "FAILURE"):
+        assert {o.status for o in q.cache_operations(store, "c1", status=asked).items} == failed
+        assert {o.status for o in q.recent_operations(store, status=asked).items} == failed
+    # And other statuses are found by the same rule, whatever their casing
+    assert {o.status for o in q.cache_operations(store, "c1", status="succeeded").items} == {
+        "Succeeded", "SUCCEEDED"}
+    assert {o.status for o in q.cache_operations(store, "c1", status="canceled").items} == {"Canceled"}
+    assert {o.status for o in q.cache_operations(store, "c1", status="FINISHED").items} == {"Finished"}
+
+
+def test_changes_of_every_store_with_sixteen_and_more_stores(store, send):
+    for i in range(18):
+        send(kv_event(f"store-{i:02d}", "k", i))
+    changes = all_pages(q.recent_changes, store, limit=5)
+    assert sorted(c.store for p in changes for c in p) == [f"store-{i:02d}" for i in range(18)]

@@ -1,7 +1,14 @@
 """The timeline page in a real headless Chromium, served with the API from data in Azurite.
 
 A small local HTTP server hands each request to the app's own HTTP functions (as func.HttpRequest),
-so the page, its API calls and the query layer run as they do under the Functions host.
+so the page, its API calls and the query layer run as they do under the Functions host. In front of
+them it plays what runs in front of the app in Azure:
+- "key" mode: the Functions host's auth level FUNCTION (a function key in x-functions-key or ?code=,
+  else 401 with no body); the page route is anonymous.
+- "entra" mode: App Service Authentication as documented (eventaudit/auth.py): /.auth/login/aad sets
+  a session cookie and redirects to post_login_redirect_uri; requests with the cookie get
+  X-MS-CLIENT-PRINCIPAL-ID/-NAME; client-sent X-MS-CLIENT-PRINCIPAL* headers are stripped; /.auth/me
+  names the user. The app runs with AUDIT_API_AUTH=entra and WEBSITE_AUTH_ENABLED=True.
 Needs Debian's chromium and the playwright package (requirements-web-test.txt); without them the
 test is skipped, except under CI, where it fails. A screenshot goes to artifacts/ (git-ignored).
 """
@@ -9,17 +16,21 @@ test is skipped, except under CI, where it fails. A screenshot goes to artifacts
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
+from eventaudit import auth, http_api
 from tests.test_http_api import call
-from tests.test_queries import kv_event, redis_event, snapshot_event
+from tests.test_queries import T0, kv_event, redis_event, snapshot_event
 from tools.azurite import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -27,7 +38,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "artifacts"
 FUNCTION_KEY = "local-test-key"
-T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+SESSION_COOKIE = "AppServiceAuthSession"
+USER = "alice@contoso.com"
+# The incident: 2026-11-20 14:00-14:30 UTC (T0 is 10:00Z), i.e. minutes 240..270.
+WINDOW = "since=2026-11-20T14:00Z&until=2026-11-20T14:30Z"
 
 
 def in_ci() -> bool:
@@ -57,9 +71,12 @@ def minutes_ago(hours: float) -> float:
 class AppServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "key") -> None:
         super().__init__(("127.0.0.1", 0), Handler)
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.mode = mode
+        self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
+        self.hang = threading.Event()  # set: /api/events never answers (until released)
+        self.release = threading.Event()
 
     @property
     def base(self) -> str:
@@ -70,46 +87,75 @@ class Handler(BaseHTTPRequestHandler):
     server: AppServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self.answer("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.answer("POST")
-
-    def answer(self, method: str) -> None:
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        self.server.requests.append((parts.path, params))
+        # What the platform passes on: never a client's own principal headers (Easy Auth strips them)
+        headers = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-ms-client-principal")}
+        signed_in = f"{SESSION_COOKIE}=" in self.headers.get("Cookie", "")
+        self.server.requests.append((parts.path, params, headers))
+        if parts.path == "/.auth/login/aad":
+            return self.send(302, b"", {"Location": params.get("post_login_redirect_uri", "/"),
+                                        "Set-Cookie": f"{SESSION_COOKIE}=session-1; Path=/; HttpOnly"})
+        if parts.path == "/.auth/me":
+            if self.server.mode != "entra":
+                return self.send(404, b"", {})
+            me = [{"provider_name": "aad", "user_id": USER}] if signed_in else []
+            return self.send(200 if signed_in else 401, json.dumps(me).encode(),
+                             {"Content-Type": "application/json"})
         if not parts.path.startswith("/api/"):
-            response_status, body, headers = 404, b"not found", {"Content-Type": "text/plain"}
-        elif params.get("code") != FUNCTION_KEY:  # what auth level FUNCTION does under the host
-            response_status, body, headers = 401, b"", {}
-        else:
-            response = call(parts.path, params, method)
-            response_status, body = response.status_code, response.get_body()
-            headers = dict(response.headers)
-            if response.mimetype:
-                headers["Content-Type"] = f"{response.mimetype}; charset={response.charset or 'utf-8'}"
-        self.send_response(response_status)
-        for name, value in headers.items():
-            if name.lower() not in ("content-length", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            return self.send(404, b"not found", {"Content-Type": "text/plain"})
+        if parts.path != "/api/timeline":
+            if self.server.mode == "key" and FUNCTION_KEY not in (headers.get("x-functions-key"),
+                                                                  params.get("code")):
+                return self.send(401, b"", {})  # what auth level FUNCTION does under the host
+            if self.server.mode == "entra" and signed_in:
+                headers.update({"X-MS-CLIENT-PRINCIPAL-ID": "8f2f6b4e-0d1c-4c3b-9a7e-1f2e3d4c5b6a",
+                                "X-MS-CLIENT-PRINCIPAL-NAME": USER, "X-MS-CLIENT-PRINCIPAL-IDP": "aad"})
+        if parts.path == "/api/events" and self.server.hang.is_set():
+            self.server.release.wait(60)
+        response = call(parts.path, params, "GET", headers)
+        answer_headers = dict(response.headers)
+        if response.mimetype:
+            answer_headers["Content-Type"] = f"{response.mimetype}; charset={response.charset or 'utf-8'}"
+        self.send(response.status_code, response.get_body(), answer_headers)
+
+    def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page gave up on a hung request
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def server(store) -> Iterator[AppServer]:
-    app_server = AppServer()
+def serve(mode: str) -> Iterator[AppServer]:
+    app_server = AppServer(mode)
     thread = threading.Thread(target=app_server.serve_forever, daemon=True)
     thread.start()
     yield app_server
+    app_server.release.set()
     app_server.shutdown()
     app_server.server_close()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(store) -> Iterator[AppServer]:
+    yield from serve("key")
+
+
+@pytest.fixture
+def entra_server(store, monkeypatch) -> Iterator[AppServer]:
+    monkeypatch.setattr(http_api, "AUTH", auth.index_time_policy({"AUDIT_API_AUTH": "entra"}))
+    monkeypatch.setenv(auth.AUTH_ENABLED_SETTING, "True")
+    yield from serve("entra")
 
 
 @pytest.fixture(scope="module")
@@ -124,114 +170,225 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
+def page(browser, store):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, timezone_id="Europe/Berlin",
+                                  locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.dialogs = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.foreign = []
-    page.on("request", lambda request: None if request.url.startswith(server.base) else page.foreign.append(
-        request.url))
+    page.on("request", lambda request: None if request.url.startswith("http://127.0.0.1:") else
+            page.foreign.append(request.url))
     yield page
     context.close()
 
 
 @pytest.fixture
-def recorded(store, send):
-    send(redis_event("contoso-sessions", minutes_ago(2), "ScalingCompleted", "Succeeded"))
-    send(redis_event("contoso-sessions", minutes_ago(1), "PatchingCompleted", "Failed"))
-    send(redis_event("contoso-catalog", minutes_ago(30), "ExportRDBCompleted", "Succeeded"))
-    send(kv_event("contoso", "Checkout:Timeout", minutes_ago(3), label="Production"))
-    send(kv_event("contoso", "<img src=x onerror=alert(1)>", minutes_ago(2)))
-    send(snapshot_event("contoso", "release-1", minutes_ago(1.5)))
-    send(kv_event("fabrikam", "Other:Setting", minutes_ago(1)))
+def incident(store, send):
+    """Between 14:00 and 14:30: operations of two caches and changes in three stores; others around."""
+    send(redis_event("contoso-sessions", 200, "PatchingCompleted", "Succeeded"))
+    send(redis_event("contoso-sessions", 251, "ScalingCompleted", "FAILED"))
+    send(redis_event("contoso-catalog", 252, "ExportRDBCompleted", "Succeeded"))
+    send(redis_event("contoso-catalog", 258, "ImportRDBCompleted", "Failure"))
+    send(kv_event("contoso", "Checkout:Timeout", 253, label="Production"))
+    send(kv_event("fabrikam", "<img src=x onerror=alert(1)>", 254))
+    send(kv_event("northwind", "Legacy:Conn", 255, deleted=True))
+    send(snapshot_event("contoso", "release-1", 256))
+    send(kv_event("contoso", "Later:Setting", 300))
     return store
 
 
-def rows(page, table: str) -> list[list[str]]:
+def rows(page) -> list[list[str]]:
     return page.eval_on_selector_all(
-        f"#{table} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))")
+        "#events tbody tr.item", "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))")
 
 
-def wait_rows(page, table: str, count: int) -> list[list[str]]:
-    page.wait_for_function("([table, count]) => document.querySelectorAll(`#${table} tbody tr`).length === count",
-                           arg=[table, count])
-    return rows(page, table)
+def wait_rows(page, count: int) -> list[list[str]]:
+    page.wait_for_function("count => document.querySelectorAll('#events tbody tr.item').length === count",
+                           arg=count)
+    return rows(page)
 
 
-def test_timeline_loads_shows_failures_and_filters_work(recorded, server, page):
-    # Given the page, opened with the function key as the host expects
-    page.goto(f"{server.base}/api/timeline?code={FUNCTION_KEY}")
+def enter_key(page, key: str = FUNCTION_KEY) -> None:
+    page.wait_for_selector("#key-form:not([hidden])")
+    page.fill("#key-input", key)
+    page.click("#key-use")
+
+
+def api_calls(server: AppServer) -> list[tuple[dict[str, str], dict[str, str]]]:
+    return [(params, headers) for path, params, headers in server.requests
+            if path.startswith("/api/") and path != "/api/timeline"]
+
+
+def test_one_view_answers_the_incident_window_across_caches_and_stores(incident, server, page):
+    # Given the page opened on the window, with no key yet: it asks for one, and keeps it out of the URL
+    page.goto(f"{server.base}/api/timeline?{WINDOW}")
+    enter_key(page)
     page.wait_for_selector("body[data-ready='1']")
-    # Then the last week of Redis operations shows newest first, the failed one marked as failed
-    redis_rows = wait_rows(page, "redis-table", 3)
-    assert [(r[1], r[2], r[3]) for r in redis_rows] == [
-        ("contoso-sessions", "Patching", "✕ Failed"), ("contoso-sessions", "Scaling", "Succeeded"),
-        ("contoso-catalog", "ExportRDB", "Succeeded")]
-    failed_row = page.locator("#redis-table tbody tr").first
-    assert "failed" in failed_row.get_attribute("class")
-    failed_color = failed_row.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor")
-    ok_color = page.locator("#redis-table tbody tr").nth(1).locator("td").first.evaluate(
-        "td => getComputedStyle(td).backgroundColor")
-    assert failed_color != ok_color
-    assert page.locator("#redis-table .badge.failed").count() == 1
-    # And configuration changes of every store, with the snapshot, a key that looks like HTML as text
-    config_rows = wait_rows(page, "config-table", 4)
-    assert [(r[1], r[2], r[3]) for r in config_rows] == [
-        ("fabrikam", "Modified", "Other:Setting"), ("contoso", "SnapshotCreated", "snapshot release-1"),
-        ("contoso", "Modified", "<img src=x onerror=alert(1)>"), ("contoso", "Modified", "Checkout:Timeout")]
-    assert config_rows[2][4] == "(no label)"
-    assert page.locator("#config-table img").count() == 0 and page.dialogs == []
+    # Then one list holds every cache's and store's events of the window, newest first
+    shown = wait_rows(page, 7)
+    assert [(r[0], r[2], r[3]) for r in shown] == [
+        ("2026-11-20 14:18:00", "Redis operation", "contoso-catalog"),
+        ("2026-11-20 14:16:00", "Snapshot", "contoso"),
+        ("2026-11-20 14:15:00", "Key change", "northwind"),
+        ("2026-11-20 14:14:00", "Key change", "fabrikam"),
+        ("2026-11-20 14:13:00", "Key change", "contoso"),
+        ("2026-11-20 14:12:00", "Redis operation", "contoso-catalog"),
+        ("2026-11-20 14:11:00", "Redis operation", "contoso-sessions")]
+    # And local time stands beside UTC (the browser is in Berlin: UTC+1 in November)
+    assert shown[0][1].startswith("20/11/2026, 15:18:00")
+    # And failures are red whatever the stored spelling (FAILED, Failure), a key that looks like HTML is text
+    failed = [r[3] + " " + r[4] for r in shown if r[5] == "✕ Failed"]
+    assert failed == ["contoso-catalog ImportRDB Failure", "contoso-sessions Scaling FAILED"]
+    assert "failed" in page.locator("#events tbody tr.item").first.get_attribute("class")
+    assert shown[3][4] == "Modified <img src=x onerror=alert(1)> [(no label)]"
+    assert page.locator("#events img").count() == 0 and page.dialogs == []
+    # And event id, etag and sync token show on demand
+    assert page.locator("tr.details").count() == 0
+    page.locator("#events tbody tr.item").nth(4).locator(".details-toggle").click()
+    details = page.text_content("tr.details")
+    assert "ETag" in details and "etag-253" in details and "Sync token" in details and "x=y;sn=1" in details
+    assert "Event id" in details and "Production" in details
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "timeline.png"), full_page=True)
 
-    # When one cache is chosen, only its operations remain; failed-only narrows to the failure
-    page.select_option("#cache", "contoso-catalog")
-    assert [r[1] for r in wait_rows(page, "redis-table", 1)] == ["contoso-catalog"]
-    page.select_option("#cache", "")
-    page.check("#failed")
-    assert [r[3] for r in wait_rows(page, "redis-table", 1)] == ["✕ Failed"]
-    page.uncheck("#failed")
-    wait_rows(page, "redis-table", 3)
-    # And a time range drops what is older
-    page.fill("#since", "24h")
-    page.click("#apply")
-    assert [r[1] for r in wait_rows(page, "redis-table", 2)] == ["contoso-sessions", "contoso-sessions"]
-    assert "since=24h" in page.url
-    # And a store plus a key shows that key's history only
-    page.select_option("#store", "contoso")
-    wait_rows(page, "config-table", 3)
-    page.fill("#key", "Checkout:Timeout")
-    page.click("#apply")
-    assert [(r[3], r[4]) for r in wait_rows(page, "config-table", 1)] == [("Checkout:Timeout", "Production")]
-    # And a key without a store, or a malformed range, says what is wrong
-    page.select_option("#store", "")
-    page.wait_for_selector("#config-error:not([hidden])")
-    assert "Choose a store" in page.text_content("#config-error")
-    page.fill("#key", "")
-    page.fill("#since", "yesterday")
-    page.click("#apply")
-    page.wait_for_selector("#redis-error:not([hidden])")
-    assert "since 'yesterday' is not a time" in page.text_content("#redis-error")
-    # Every API call carried the function key, and nothing was loaded from anywhere else
-    api_calls = [params for path, params in server.requests if path.startswith("/api/")]
-    assert api_calls and all(params.get("code") == FUNCTION_KEY for params in api_calls)
+    # The key travelled in a header, never in an address; the page's own URL holds only filters
+    calls = api_calls(server)
+    assert calls and all(h.get("x-functions-key") == FUNCTION_KEY and "code" not in p for p, h in calls
+                         if h.get("x-functions-key"))
+    assert FUNCTION_KEY not in page.url and "since=2026-11-20T14%3A00Z" in page.url.replace(":", "%3A")
+    assert page.evaluate("sessionStorage.getItem('audit-timeline-function-key')") == FUNCTION_KEY
     assert page.foreign == []
 
 
-def test_timeline_pages_with_load_more(recorded, server, page):
-    page.goto(f"{server.base}/api/timeline?code={FUNCTION_KEY}&limit=2&since=7d")
-    wait_rows(page, "redis-table", 2)
-    assert page.is_visible("#redis-more")
-    page.click("#redis-more")
-    assert [r[2] for r in wait_rows(page, "redis-table", 3)] == ["Patching", "Scaling", "ExportRDB"]
-    assert page.is_hidden("#redis-more-bar")
+def test_filters_narrow_the_merged_view_and_stay_in_the_url(incident, server, page):
+    page.goto(f"{server.base}/api/timeline?{WINDOW}")
+    enter_key(page)
+    wait_rows(page, 7)
+    # Failed only finds what is shown as failed, whatever the stored spelling
+    page.check("#failed")
+    assert [r[4] for r in wait_rows(page, 2)] == ["ImportRDB Failure", "Scaling FAILED"]
+    assert "Key change (has no status)" in page.text_content("#skipped")
+    page.uncheck("#failed")
+    wait_rows(page, 7)
+    # One cache or store, across kinds
+    page.select_option("#resource", "contoso")
+    assert [r[4] for r in wait_rows(page, 2)] == ["SnapshotCreated snapshot release-1",
+                                                  "Modified Checkout:Timeout [Production]"]
+    page.select_option("#resource", "")
+    page.select_option("#type", "Deleted")
+    assert [r[3] for r in wait_rows(page, 1)] == ["northwind"]
+    page.select_option("#type", "")
+    page.check("#nolabel")
+    assert [r[3] for r in wait_rows(page, 2)] == ["northwind", "fabrikam"]
+    page.uncheck("#nolabel")
+    page.fill("#key", "Checkout:Timeout")
+    page.click("#apply")
+    assert [r[3] for r in wait_rows(page, 1)] == ["contoso"]
+    assert "key=Checkout%3ATimeout" in page.url
+    # A malformed range says what is wrong
+    page.fill("#key", "")
+    page.fill("#since", "yesterday")
+    page.click("#apply")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "since 'yesterday' is not a time" in page.text_content("#error")
 
 
-def test_timeline_says_when_nothing_matches(store, server, page):
-    page.goto(f"{server.base}/api/timeline?code={FUNCTION_KEY}")
-    page.wait_for_selector("#redis-empty:not([hidden])")
-    page.wait_for_selector("#config-empty:not([hidden])")
-    assert rows(page, "redis-table") == [] and rows(page, "config-table") == []
+def test_all_time_can_be_bookmarked(store, send, server, page):
+    send(redis_event("contoso-sessions", minutes_ago(1), "ScalingCompleted", "Succeeded"))
+    send(redis_event("contoso-sessions", minutes_ago(24 * 40), "PatchingCompleted", "Succeeded"))
+    page.goto(f"{server.base}/api/timeline")
+    enter_key(page)
+    assert len(wait_rows(page, 1)) == 1  # the default: the last 7 days
+    page.fill("#since", "")
+    page.click("#apply")
+    wait_rows(page, 2)
+    assert "since=&" in page.url or page.url.endswith("since=")
+    # Reloading the bookmarked address keeps "all time", not the default week
+    page.goto(page.url)
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.input_value("#since") == ""
+    wait_rows(page, 2)
+    assert "since" not in api_calls(server)[-1][0]
+
+
+def test_the_default_view_shows_every_store_with_sixteen_and_more(store, send, server, page):
+    for i in range(18):
+        send(kv_event(f"store-{i:02d}", "App:Setting", minutes_ago(1 + i / 60)))
+    page.goto(f"{server.base}/api/timeline")
+    enter_key(page)
+    shown = wait_rows(page, 18)
+    assert sorted(r[3] for r in shown) == [f"store-{i:02d}" for i in range(18)]
+    assert page.is_hidden("#error")
+
+
+def test_a_hung_api_ends_in_a_timeout_message(incident, server, page):
+    page.goto(f"{server.base}/api/timeline?{WINDOW}&timeout=1")
+    enter_key(page)
+    wait_rows(page, 7)
+    server.hang.set()
+    page.click("#apply")
+    page.wait_for_selector("#error:not([hidden])", timeout=10_000)
+    assert "did not answer within 1 s" in page.text_content("#error")
+    assert page.text_content("#count") == ""  # no "loading…" left behind
+    server.release.set()
+
+
+def test_load_more_pages_through_the_window(incident, server, page):
+    page.goto(f"{server.base}/api/timeline?{WINDOW}&limit=3")
+    enter_key(page)
+    wait_rows(page, 3)
+    page.click("#more")
+    wait_rows(page, 6)
+    page.click("#more")
+    assert len(wait_rows(page, 7)) == 7
+    assert page.is_hidden("#more-bar")
+
+
+def test_an_old_bookmark_with_a_key_moves_it_out_of_the_address(incident, server, page):
+    page.goto(f"{server.base}/api/timeline?code={FUNCTION_KEY}&{WINDOW}")
+    wait_rows(page, 7)
+    assert "code=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('audit-timeline-function-key')") == FUNCTION_KEY
+    # A wrong key is asked for again
+    page.evaluate("sessionStorage.setItem('audit-timeline-function-key', 'wrong')")
+    page.reload()
+    page.wait_for_selector("#key-form:not([hidden])")
+    assert "not accepted" in page.text_content("#key-message")
+
+
+def test_nothing_matches_says_so(store, server, page):
+    page.goto(f"{server.base}/api/timeline")
+    enter_key(page)
+    page.wait_for_selector("#empty:not([hidden])")
+    assert rows(page) == []
+
+
+def test_sign_in_with_entra_id_and_come_back_to_the_same_view(incident, entra_server, page):
+    # Given the app in entra mode, opened on the incident window by someone not signed in
+    page.goto(f"{entra_server.base}/api/timeline?{WINDOW}&failed=1")
+    page.wait_for_selector("#sign-in:not([hidden])")
+    link = page.get_attribute("#sign-in-link", "href")
+    assert link == "/.auth/login/aad?post_login_redirect_uri=" + quote(
+        f"/api/timeline?{WINDOW}&failed=1", safe="")
+    assert rows(page) == [] and page.is_hidden("#key-form")
+    # When they sign in, Easy Auth brings them back to the same view
+    page.click("#sign-in-link")
+    page.wait_for_selector("body[data-ready='1']")
+    assert [r[4] for r in wait_rows(page, 2)] == ["ImportRDB Failure", "Scaling FAILED"]
+    assert f"Signed in as {USER}" in page.text_content("#who")
+    assert "/.auth/logout" in page.get_attribute("#who a", "href")
+    # No secret anywhere in the address, and every API call went with the session, not a key
+    assert "code=" not in page.url and all("x-functions-key" not in h for _, h in api_calls(entra_server))
+
+
+def test_entra_mode_refuses_forged_principal_headers(incident, entra_server):
+    # A client's own X-MS-CLIENT-PRINCIPAL-ID is stripped in front of the app, as Easy Auth does
+    request = urllib.request.Request(f"{entra_server.base}/api/events?{WINDOW}",
+                                     headers={"X-MS-CLIENT-PRINCIPAL-ID": "forged", "X-MS-CLIENT-PRINCIPAL-NAME": "x"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["signIn"].startswith("/.auth/login/aad?")

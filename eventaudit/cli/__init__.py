@@ -1,5 +1,7 @@
 """audit-log: ask the audit log questions from a terminal (aligned tables) or a script (--json).
 
+    audit-log timeline --since 2026-11-22T14:00Z --until 2026-11-22T14:30Z
+    audit-log timeline --since 24h --resource contoso-sessions --status failed --details
     audit-log redis ops contoso-sessions --since 24h
     audit-log redis failures --since 2026-11-01 --until 2026-11-08
     audit-log redis last-scaling
@@ -14,8 +16,10 @@
 
 It reads the app's own settings (AUDIT_STORAGE, or AUDIT_STORAGE__tableServiceUri for a managed
 identity or your az login, and AUDIT_TABLE_PREFIX); --storage and --table-prefix override them.
-Exit codes: 0 answered (also when nothing matched), 2 bad input, 3 unknown cache or store,
-1 storage or configuration problem.
+Exit codes: 0 answered (also when nothing matched, or when the reader of the output stopped early,
+as `| head` does), 2 bad input, 3 unknown cache or store, 1 a problem waiting does not heal (a setting,
+an account key, a role: the message says what to fix), 4 storage unavailable or throttling for now
+(try again).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -30,7 +35,7 @@ from typing import Any, TextIO
 
 from eventaudit import queries as q
 from eventaudit.cli import values as values_cli
-from eventaudit.errors import AuditError, ConfigurationError, StorageError
+from eventaudit.errors import AuditError, TransientStorageError
 from eventaudit.settings import PREFIX_SETTING, STORAGE_SETTING
 
 PROG = "audit-log"
@@ -69,6 +74,16 @@ HISTORY_COLUMNS: list[Column] = [
     ("TIME", lambda i: i.time), ("RESOURCE", lambda i: i.resource), ("EVENT", lambda i: i.kind),
     ("WHAT", lambda i: i.what), ("WHO", lambda i: i.who), ("FROM", lambda i: i.client_ip),
 ]
+TIMELINE_COLUMNS: list[Column] = [
+    ("TIME (UTC)", lambda i: i.time), ("KIND", lambda i: i.kind), ("RESOURCE", lambda i: i.resource),
+    ("WHAT", lambda i: i.summary), ("", lambda i: "FAILED" if i.failed else ""),
+]
+# --details: what each item carries on demand, in this order.
+DETAIL_COLUMNS: list[Column] = [
+    ("EVENT ID", lambda i: i.details.get("event_id")), ("ETAG", lambda i: i.details.get("etag")),
+    ("SYNC TOKEN", lambda i: i.details.get("sync_token")),
+]
+EXIT_ANSWERED, EXIT_FIX, EXIT_BAD_INPUT, EXIT_UNKNOWN, EXIT_TRY_AGAIN = 0, 1, 2, 3, 4
 
 
 def label_text(label: str | None) -> str:
@@ -121,7 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog=PROG, description="Read the Azure event audit log.",
                                      parents=[common_options(None)])
-    areas = parser.add_subparsers(dest="area", required=True, metavar="{redis,appconfig}")
+    areas = parser.add_subparsers(dest="area", required=True, metavar="{timeline,redis,appconfig}")
+
+    merged = areas.add_parser("timeline", parents=[common, paged, ranged],
+                              help="everything recorded in a window, across all caches and stores")
+    merged.add_argument("--resource", action="append", metavar="NAME",
+                        help="only this cache or store (repeatable)")
+    merged.add_argument("--type", action="append", metavar="TYPE", dest="types",
+                        help=f"only this operation or change type (repeatable): {', '.join(q.all_actions())}")
+    merged.add_argument("--label", help='only key changes with this label ("" for no label)')
+    merged.add_argument("--key", help="only the changes of this key")
+    merged.add_argument("--status", help="only operations with this status (failed, succeeded, ...)")
+    merged.add_argument("--details", action="store_true", help="also show event id, etag and sync token")
 
     redis = areas.add_parser("redis", help="Azure Cache for Redis operations")
     redis_commands = redis.add_subparsers(dest="command", required=True)
@@ -129,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops = redis_commands.add_parser("ops", parents=[common, paged, ranged], help="one cache's operations")
     ops.add_argument("cache")
     ops.add_argument("--operation", help=f"one of {', '.join(q.OPERATIONS)}")
-    ops.add_argument("--status", help="Succeeded or Failed")
+    ops.add_argument("--status", help="failed or succeeded (any casing; Failure counts as failed)")
     failures = redis_commands.add_parser("failures", parents=[common, paged, ranged],
                                          help="failed operations across all caches")
     failures.add_argument("--cache", action="append", help="only this cache (repeatable)")
@@ -169,12 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, store: Any) -> tuple[Any, Sequence[Column], str]:
     """Ask the question; returns (page or list, columns, what to call an empty answer)."""
-    command = (args.area if args.area != "config" else "appconfig", args.command)
+    command = (args.area if args.area != "config" else "appconfig", getattr(args, "command", None))
     paging = {}
     if hasattr(args, "limit"):
         paging = {"limit": q.check_limit(args.limit), "continuation": args.after}
     if hasattr(args, "since"):
         paging["time_range"] = q.time_range(args.since, args.until)
+    if command == ("timeline", None):
+        columns = TIMELINE_COLUMNS + (DETAIL_COLUMNS if args.details else [])
+        return (q.timeline(store, resources=args.resource, actions=args.types, label=args.label, key=args.key,
+                           status=args.status, **paging), columns, "nothing recorded")
     if command == ("redis", "caches"):
         return q.Page(q.list_resources(store, q.REDIS_CACHE)), RESOURCE_COLUMNS, "no cache recorded yet"
     if command == ("redis", "ops"):
@@ -217,36 +247,51 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         os.environ[STORAGE_SETTING] = args.storage
     if args.table_prefix is not None:
         os.environ[PREFIX_SETTING] = args.table_prefix
+    # azure-identity logs every credential it tried at WARNING; the error below says what to do.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
         from eventaudit.storage import get_store, reset_store
 
         reset_store()
-        if args.area in ("appconfig", "config") and args.command in values_cli.COMMANDS:
+        if args.area in ("appconfig", "config") and getattr(args, "command", None) in values_cli.COMMANDS:
             return values_cli.run(args, get_store(), out, err)
         page, columns, nothing = run(args, get_store())
     except q.InvalidQuery as exc:
-        print(f"{PROG}: error: {exc}", file=err)
-        return 2
+        return fail(err, exc, EXIT_BAD_INPUT)
     except q.UnknownResource as exc:
-        print(f"{PROG}: error: {exc}", file=err)
-        return 3
-    except (ConfigurationError, StorageError) as exc:
-        print(f"{PROG}: error: {exc}", file=err)
-        return 1
-    except AuditError as exc:  # the store could not be read (value commands)
-        print(f"{PROG}: error: {exc}", file=err)
-        return 1
+        return fail(err, exc, EXIT_UNKNOWN)
+    except TransientStorageError as exc:
+        return fail(err, exc, EXIT_TRY_AGAIN)
+    except AuditError as exc:  # settings, storage refusals, a store the value commands could not read
+        return fail(err, exc, EXIT_FIX)
+    except BrokenPipeError:
+        return EXIT_ANSWERED  # the reader stopped early (`| head`): what it read was answered
+    try:
+        write(out, page, columns, nothing, args)
+    except BrokenPipeError:
+        pass  # the reader stopped early (`| head`): what it read was answered
+    return EXIT_ANSWERED
+
+
+def fail(err: TextIO, exc: Exception, code: int) -> int:
+    print(f"{PROG}: error: {exc}", file=err)
+    return code
+
+
+def write(out: TextIO, page: Any, columns: Sequence[Column], nothing: str, args: argparse.Namespace) -> None:
     if args.json:
         json.dump(page.to_dict(), out, ensure_ascii=False, indent=2)
         print(file=out)
-        return 0
+        return
     if not page.items:
         print(f"({nothing}{range_note(args)})", file=out)
-        return 0
+        return
     print(format_table(columns, page.items), file=out)
     if page.continuation:
         print(f"\n{len(page.items)} rows; more with: --after {page.continuation}", file=out)
-    return 0
+    skipped = getattr(page, "extra", {}).get("skipped")
+    if skipped:
+        print("\nnot read: " + "; ".join(f"{kind} ({why})" for kind, why in skipped.items()), file=out)
 
 
 def range_note(args: argparse.Namespace) -> str:

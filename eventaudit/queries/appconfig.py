@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from eventaudit.queries.errors import InvalidQuery
-from eventaudit.queries.models import ConfigChange, KeyState, Page, config_change_from, key_state_from
+from eventaudit.queries.models import (
+    ConfigChange,
+    KeyState,
+    Page,
+    TimelineItem,
+    config_change_from,
+    key_state_from,
+)
 from eventaudit.queries.ranges import ANY_TIME, TimeRange
 from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
-    decode_token,
-    encode_token,
-    read_all,
+    position_token,
     read_merged,
+    token_position,
 )
 from eventaudit.queries.resources import APP_CONFIGURATION_STORE, list_resources, resolve
+from eventaudit.queries.sources import Source, TimelineFilter, details
+from eventaudit.queries.text_bounds import check_unicode, prefix_upper_bound
 from eventaudit.storage import AuditStore, keys
 from eventaudit.storage.tables import APP_CONFIGURATION_EVENTS, APP_CONFIGURATION_KEYS
 
@@ -38,22 +47,22 @@ def change_name(value: str | None) -> str | None:
     raise InvalidQuery(f"change {value[:50]!r} is not one of {', '.join(CHANGES)}")
 
 
-def _check_text(name: str, value: str | None, *, required: bool = False) -> str | None:
+def check_text(name: str, value: str | None, *, required: bool = False) -> str | None:
     if value is None or (value == "" and not required):
         return value
     if not isinstance(value, str) or (required and value == ""):
         raise InvalidQuery(f"{name} is empty")
     if len(value) > MAX_KEY_CHARS:
         raise InvalidQuery(f"{name} is longer than {MAX_KEY_CHARS} characters")
-    return value
+    return check_unicode(name, value)
 
 
 def key_history(store: AuditStore, store_name: str, key: str, *, label: str | None = None,
                 time_range: TimeRange = ANY_TIME, limit: int = 50,
                 continuation: str | None = None) -> Page[ConfigChange]:
     """The changes of one key (all labels, or one label: "" is no label), newest first: one partition."""
-    key = _check_text("key", key, required=True)  # type: ignore[assignment]
-    label = _check_text("label", label)
+    key = check_text("key", key, required=True)  # type: ignore[assignment]
+    label = check_text("label", label)
     resource = resolve(store, APP_CONFIGURATION_STORE, store_name)
     clauses, parameters = ["Key eq @key"], {"key": key}
     if label is not None:
@@ -98,7 +107,7 @@ def snapshot_events(store: AuditStore, store_name: str, *, snapshot: str | None 
                     time_range: TimeRange = ANY_TIME, limit: int = 50,
                     continuation: str | None = None) -> Page[ConfigChange]:
     """Snapshot created/modified events of one store (optionally one snapshot), newest first."""
-    snapshot = _check_text("snapshot", snapshot) or None
+    snapshot = check_text("snapshot", snapshot) or None
     resource = resolve(store, APP_CONFIGURATION_STORE, store_name)
     clauses, parameters = [], {}
     if snapshot:
@@ -114,44 +123,80 @@ def _events(store: AuditStore, question: str, partitions: list[str], clauses: li
     limit = check_limit(limit)
     partitions = sorted(set(partitions))
     identity = [partitions, sorted(parameters.items())]
-    position = decode_token(continuation, question, identity, ("rk", "pk"))
+    after = token_position(continuation, question, identity)
     query = PartitionQuery(APP_CONFIGURATION_EVENTS, partitions, clauses, parameters, time_range,
                            _EVENT_COLUMNS)
-    rows, last = read_merged(store, query, limit, (position["rk"], position["pk"]) if position else None)
-    token = encode_token(question, identity, {"rk": last[0], "pk": last[1]}) if last else None
-    return Page([config_change_from(row) for row in rows], token)
+    rows, last = read_merged(store, query, limit, after)
+    return Page([config_change_from(row) for row in rows], position_token(question, identity, last))
 
 
 def current_keys(store: AuditStore, store_name: str, *, include_deleted: bool = False,
                  prefix: str | None = None, limit: int = 50,
                  continuation: str | None = None) -> Page[KeyState]:
-    """The keys of a store (by key, then label) with their last change; deleted ones on request.
+    """The keys of a store with their last change; deleted ones on request. Every key exactly once.
 
-    Key state rows are keyed by a hash, so ordering by name reads the store's 16 partitions (with the
-    Deleted and key filters applied by the service) and sorts; the token is the last (key, label).
+    Key state rows are keyed by a hash of (key, label), so pages follow that hash (a k-way merge of the
+    store's 16 partitions), each page sorted by key and label for reading: a page reads about as many
+    rows as it shows, and the token holds a 64-character hash, whatever the length of the key. A
+    prefix becomes a range of keys compared as the service compares them (text_bounds).
     """
     limit = check_limit(limit)
-    prefix = _check_text("prefix", prefix) or None
+    prefix = check_text("prefix", prefix) or None
     resource = resolve(store, APP_CONFIGURATION_STORE, store_name)
     identity = [resource.name.lower(), include_deleted, prefix]
-    position = decode_token(continuation, "keys", identity, ("key", "label"))
-    clauses, parameters = ["PartitionKey eq @pk"], {}
+    after = token_position(continuation, "keys", identity)
+    clauses, parameters = [], {}
     if not include_deleted:
         clauses.append("Deleted eq @deleted")
         parameters["deleted"] = False
-    lowest = max(prefix or "", position["key"] if position else "")
-    if lowest:
-        clauses.append("Key ge @lowest")
-        parameters["lowest"] = lowest
-    filters = [(" and ".join(clauses), {**parameters, "pk": p}) for p in keys.store_partitions(resource.name)]
-    rows = [row for part in read_all(store, APP_CONFIGURATION_KEYS, filters, _KEY_COLUMNS) for row in part]
-    states = sorted((key_state_from(row) for row in rows), key=lambda s: (s.key, s.label))
     if prefix:
-        states = [s for s in states if s.key.startswith(prefix)]
-    if position:
-        states = [s for s in states if (s.key, s.label) > (position["key"], position["label"])]
-    page = states[:limit]
-    token = None
-    if len(states) > limit:
-        token = encode_token("keys", identity, {"key": page[-1].key, "label": page[-1].label})
-    return Page(page, token)
+        clauses.append("Key ge @low")
+        parameters["low"] = prefix
+        high = prefix_upper_bound(prefix)  # None: only keys starting with the prefix are >= it
+        if high is not None:
+            clauses.append("Key lt @high")
+            parameters["high"] = high
+    query = PartitionQuery(APP_CONFIGURATION_KEYS, keys.store_partitions(resource.name), clauses, parameters,
+                           select=_KEY_COLUMNS)
+    rows, last = read_merged(store, query, limit, after)
+    states = sorted((key_state_from(row) for row in rows), key=lambda s: (s.key, s.label))
+    return Page(states, position_token("keys", identity, last))
+
+
+# --- in the merged timeline ------------------------------------------------------------------------
+
+def _change_item(entity: Mapping[str, Any]) -> TimelineItem:
+    change = config_change_from(entity)
+    is_snapshot = change.snapshot is not None
+    label = "" if is_snapshot else (change.label or "")
+    if is_snapshot:
+        summary = f"{change.change} snapshot {change.snapshot}"
+    else:
+        summary = f"{change.change} {change.key} [{label or '(no label)'}]"
+    return TimelineItem(
+        time=change.event_time, kind="snapshot" if is_snapshot else "key-change", resource=change.store,
+        resource_type=APP_CONFIGURATION_STORE, action=change.change,
+        subject=change.snapshot if is_snapshot else change.key, label=None if is_snapshot else label,
+        status=None, failed=False, summary=summary,
+        details=details(event_id=change.event_id, event_type=change.event_type, etag=change.etag,
+                        sync_token=change.sync_token))
+
+
+def _key_partitions(store_name: str | None, wanted: TimelineFilter) -> list[str]:
+    if wanted.key is not None:
+        return [keys.key_partition(store_name or "", wanted.key)]
+    return keys.store_partitions(store_name or "")
+
+
+def _snapshot_partitions(store_name: str | None, _: TimelineFilter) -> list[str]:
+    return [keys.snapshot_partition(store_name or "")]
+
+
+KEY_CHANGE_SOURCE = Source(
+    kind="key-change", table=APP_CONFIGURATION_EVENTS, resource_type=APP_CONFIGURATION_STORE,
+    partitions=_key_partitions, item=_change_item, columns=_EVENT_COLUMNS, actions=KEY_CHANGES,
+    action_property="Change", label_property="Label", key_property="Key")
+SNAPSHOT_SOURCE = Source(
+    kind="snapshot", table=APP_CONFIGURATION_EVENTS, resource_type=APP_CONFIGURATION_STORE,
+    partitions=_snapshot_partitions, item=_change_item, columns=_EVENT_COLUMNS, actions=SNAPSHOT_CHANGES,
+    action_property="Change")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import heapq
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,18 +32,19 @@ from eventaudit.control_plane.caller import MANAGED_IDENTITY_TYPE
 from eventaudit.control_plane.properties import changes, is_scaling, listing
 from eventaudit.control_plane.targets import AZURE_CACHE_FOR_REDIS, Target, family_of
 from eventaudit.errors import MalformedEvent
-from eventaudit.queries.models import Page, Resource, _Record, _text, _time
+from eventaudit.queries.models import Page, Resource, _Record, entity_text, entity_time
 from eventaudit.queries.ranges import ANY_TIME, TimeRange, iso
 from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
-    decode_token,
-    encode_token,
+    merge,
+    position_token,
     read_all,
-    read_merged,
     run_bounded,
+    token_position,
 )
 from eventaudit.queries.resources import REDIS_CACHE, resolve_all
+from eventaudit.queries.statuses import is_failed
 from eventaudit.resource_ids import parse_resource_id
 from eventaudit.storage import AuditStore, keys
 from eventaudit.storage.tables import CONTROL_PLANE_EVENTS, REDIS_CACHE_EVENTS
@@ -140,17 +140,10 @@ def history(store: AuditStore, kind: str, name: str, *, time_range: TimeRange = 
         queries.append(PartitionQuery(REDIS_CACHE_EVENTS, [keys.cache_partition(resources[0].name)], (), {},
                                       time_range, REDIS_COLUMNS))
     identity = [kind, [list(q.partitions) for q in queries]]
-    position = decode_token(continuation, "history", identity, ("rk", "pk"))
-    after = (position["rk"], position["pk"]) if position else None
-    # Each table read to limit + 1 rows; the merge of both is the page (keys never collide: the
-    # control-plane partitions end with a hash, the Redis one is the bare name).
-    fetched = [read_merged(store, query, limit, after) for query in queries]
-    merged = list(heapq.merge(*(rows for rows, _ in fetched),
-                              key=lambda e: (e["RowKey"], e["PartitionKey"])))
-    more = len(merged) > limit or any(last is not None for _, last in fetched)
-    rows = merged[:limit]
-    token = encode_token("history", identity, {"rk": rows[-1]["RowKey"], "pk": rows[-1]["PartitionKey"]}) if (
-        more and rows) else None
+    # One merged read of both tables (reader.merge): newest first, one token for both.
+    hits, position = merge(store, queries, limit, token_position(continuation, "history", identity))
+    rows = [hit.entity for hit in hits]
+    token = position_token("history", identity, position)
     redis_partition = _redis_resource_partition(resources)
     items = run_bounded(lambda row: _explained(store, row, redis_partition), rows)
     return Page(items, token)
@@ -183,53 +176,58 @@ def control_plane_partitions(resources: Sequence[Resource]) -> list[str]:
 
 def timeline_item(row: Mapping[str, Any]) -> HistoryItem:
     """One ControlPlaneEvents row as a timeline item; reads nothing else."""
-    source, change = _text(row, "Source") or "", _text(row, "Change") or ""
-    below = _text(row, "SubResource") or ""
-    name = _text(row, "ResourceName") or ""
+    source, change = entity_text(row, "Source") or "", entity_text(row, "Change") or ""
+    below = entity_text(row, "SubResource") or ""
+    name = entity_text(row, "ResourceName") or ""
     resource = f"{name}/{below}" if below else name
     caller = caller_of(row) if source == RESOURCE_MANAGER else None
     details: dict[str, Any] = {
-        "source": source, "change": change, "outcome": _text(row, "Outcome"),
-        "product": _text(row, "Product"),
-        "resourceType": _text(row, "ResourceType"), "resourceId": _text(row, "ResourceId"),
-        "subResource": below or None, "eventId": _text(row, "EventId"), "eventType": _text(row, "EventType"),
+        "source": source, "change": change, "outcome": entity_text(row, "Outcome"),
+        "product": entity_text(row, "Product"),
+        "resourceType": entity_text(row, "ResourceType"), "resourceId": entity_text(row, "ResourceId"),
+        "subResource": below or None, "eventId": entity_text(row, "EventId"),
+        "eventType": entity_text(row, "EventType"),
     }
     if source == RESOURCE_MANAGER:
-        outcome = _OUTCOME_WORDS.get(_text(row, "Outcome") or "", (_text(row, "Outcome") or "").lower())
-        operation = _text(row, "Operation")
+        outcome_text = entity_text(row, "Outcome") or ""
+        outcome = _OUTCOME_WORDS.get(outcome_text, outcome_text.lower())
+        operation = entity_text(row, "Operation")
         what = f"{_operation_label(operation, change)} {outcome}"
         summary = f"{what} by {caller.sentence()}" if caller else what
-        details.update(operation=operation, status=_text(row, "Status"),
-                       correlationId=_text(row, "CorrelationId"), caller=caller.to_dict() if caller else None)
+        details.update(operation=operation, status=entity_text(row, "Status"),
+                       correlationId=entity_text(row, "CorrelationId"),
+                       caller=caller.to_dict() if caller else None)
     else:
         what = summary = _notification_summary(row, change)
-        details.update(sku=_text(row, "Sku"), previousSku=_text(row, "PreviousSku"),
-                       changes=_text(row, "Changes"), properties=_json_object(row.get("Properties")),
+        details.update(sku=entity_text(row, "Sku"), previousSku=entity_text(row, "PreviousSku"),
+                       changes=entity_text(row, "Changes"), properties=_json_object(row.get("Properties")),
                        previous=_json_object(row.get("Previous")),
-                       previousTime=iso(_time(row, "PreviousEventTime")))
-    return HistoryItem(time=_time(row, "EventTime"), kind=f"{source}.{change}", resource=resource,
+                       previousTime=iso(entity_time(row, "PreviousEventTime")))
+    return HistoryItem(time=entity_time(row, "EventTime"), kind=f"{source}.{change}", resource=resource,
                        summary=summary, details={k: v for k, v in details.items() if v is not None},
-                       failed=_text(row, "Outcome") == "Failure", what=what,
+                       failed=entity_text(row, "Outcome") == "Failure", what=what,
                        who=caller.label() if caller else None)
 
 
 def redis_item(row: Mapping[str, Any]) -> HistoryItem:
     """One RedisCacheEvents row as a timeline item."""
-    operation, status = _text(row, "Operation") or "", _text(row, "Status") or ""
+    operation, status = entity_text(row, "Operation") or "", entity_text(row, "Status") or ""
     return HistoryItem(
-        time=_time(row, "EventTime"), kind=f"Redis.{operation}", resource=_text(row, "CacheName") or "",
+        time=entity_time(row, "EventTime"), kind=f"Redis.{operation}",
+        resource=entity_text(row, "CacheName") or "",
         summary=f"{operation} {status}".strip(), what=f"{operation} {status}".strip(),
         details={"source": "RedisEvents", "operation": operation, "status": status,
-                 "occurredAt": iso(_time(row, "OccurredAt")), "eventId": _text(row, "EventId"),
-                 "eventType": _text(row, "EventType"), "resourceId": _text(row, "Topic")},
-        failed=status.lower() == "failed")
+                 "occurredAt": iso(entity_time(row, "OccurredAt")), "eventId": entity_text(row, "EventId"),
+                 "eventType": entity_text(row, "EventType"), "resourceId": entity_text(row, "Topic")},
+        failed=is_failed(status))
 
 
 def caller_of(row: Mapping[str, Any]) -> Caller:
-    return Caller(type=_text(row, "CallerType"), object_id=_text(row, "CallerObjectId"),
-                  upn=_text(row, "CallerUpn"), name=_text(row, "CallerName"),
-                  app_id=_text(row, "CallerAppId"),
-                  managed_identity=_text(row, "CallerManagedIdentity"), client_ip=_text(row, "ClientIp"))
+    return Caller(type=entity_text(row, "CallerType"), object_id=entity_text(row, "CallerObjectId"),
+                  upn=entity_text(row, "CallerUpn"), name=entity_text(row, "CallerName"),
+                  app_id=entity_text(row, "CallerAppId"),
+                  managed_identity=entity_text(row, "CallerManagedIdentity"),
+                  client_ip=entity_text(row, "ClientIp"))
 
 
 def requested_by(store: AuditStore, partition: str, outcome_time: dt.datetime,
@@ -261,7 +259,7 @@ def size_change_before(store: AuditStore, partition: str,
                        ("Sku", "PreviousSku", "Properties", "Previous"))
     for row in found:
         if row.get("Previous") is not None and is_scaling(_scaling_changes(row)):
-            return _text(row, "PreviousSku") or "(unknown)", _text(row, "Sku") or "(unknown)"
+            return entity_text(row, "PreviousSku") or "(unknown)", entity_text(row, "Sku") or "(unknown)"
     return None
 
 
@@ -271,19 +269,19 @@ def _explained(store: AuditStore, row: Mapping[str, Any], redis_partition: str |
         item = redis_item(row)
         if item.kind != "Redis.Scaling" or redis_partition is None or item.time is None:
             return item
-        outcome_time = _time(row, "OccurredAt") or item.time
+        outcome_time = entity_time(row, "OccurredAt") or item.time
         sizes = size_change_before(store, redis_partition, outcome_time)
         return _attributed(item, requested_by(store, redis_partition, outcome_time), sizes)
     item = timeline_item(row)
     # Only a cache's or store's own properties include a size (children track none: properties.py).
-    scaling = (_text(row, "Source") == RESOURCE_NOTIFICATIONS and row.get("Previous") is not None
+    scaling = (entity_text(row, "Source") == RESOURCE_NOTIFICATIONS and row.get("Previous") is not None
                and is_scaling(_scaling_changes(row)))
     if not scaling or item.time is None:
         return item
-    sizes = (_text(row, "PreviousSku") or "(unknown)", _text(row, "Sku") or "(unknown)")
+    sizes = (entity_text(row, "PreviousSku") or "(unknown)", entity_text(row, "Sku") or "(unknown)")
     item = dataclasses.replace(item, details={**item.details, "scaling": True})
     return _attributed(item, requested_by(store, str(row["PartitionKey"]), item.time,
-                                          _text(row, "CorrelationId")), sizes)
+                                          entity_text(row, "CorrelationId")), sizes)
 
 
 def _attributed(item: HistoryItem, requester: RequestedBy | None,
@@ -301,15 +299,15 @@ def _attributed(item: HistoryItem, requester: RequestedBy | None,
 
 
 def _requested(row: Mapping[str, Any], outcome_time: dt.datetime, matched_by: str) -> RequestedBy:
-    time = _time(row, "EventTime")
+    time = entity_time(row, "EventTime")
     if matched_by == "correlation id":
         note = "inferred: a write with the same correlation id"
     else:
         minutes = (outcome_time - time).total_seconds() / 60 if time else 0
         note = (f"inferred: the nearest successful write on the cache, {_duration(minutes)} before; "
                 f"window {int(MATCH_WINDOW.total_seconds() // 3600)} h")
-    return RequestedBy(caller=caller_of(row), time=time, operation=_text(row, "Operation"),
-                       correlation_id=_text(row, "CorrelationId"), event_id=_text(row, "EventId"),
+    return RequestedBy(caller=caller_of(row), time=time, operation=entity_text(row, "Operation"),
+                       correlation_id=entity_text(row, "CorrelationId"), event_id=entity_text(row, "EventId"),
                        matched_by=matched_by, note=note)
 
 
@@ -331,12 +329,12 @@ def _scaling_changes(row: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
 
 def _notification_summary(row: Mapping[str, Any], change: str) -> str:
     if change == "Deleted":
-        was = _text(row, "PreviousSku")
+        was = entity_text(row, "PreviousSku")
         return f"deleted (was {was})" if was else "deleted"
     if row.get("Previous") is None:
         shown = listing(_json_object(row.get("Properties")) or {})
         return f"first seen: {shown}" if shown else "first seen"
-    text = _text(row, "Changes")
+    text = entity_text(row, "Changes")
     return f"updated: {text}" if text else "updated (no recorded property changed)"
 
 

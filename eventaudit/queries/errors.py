@@ -14,13 +14,18 @@ class InvalidQuery(QueryError):
 
 
 class UnknownResource(QueryError):
-    """The cache or store was never seen by the app (HTTP 404)."""
+    """The cache or store was never seen by the app (HTTP 404); kind None: not of any kind."""
 
-    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+    def __init__(self, kind: str | None, name: str, known: list[str]) -> None:
         self.kind = kind
         self.name = name
         self.known = known
-        noun = "cache" if kind == "RedisCache" else "store"
+        noun = resource_noun(kind)
         hint = f"; known {noun}s: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}" if known else (
             f"; no {noun} has been recorded yet")
         super().__init__(f"unknown {noun} {name!r}{hint}")
+
+
+def resource_noun(kind: str | None) -> str:
+    """What to call a resource of an AuditResources kind in messages."""
+    return {"RedisCache": "cache", "AppConfigurationStore": "store"}.get(kind or "", "resource")

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from eventaudit.control_plane.targets import family_of
 from eventaudit.queries.ranges import iso
+from eventaudit.queries.statuses import is_failed
 from eventaudit.timestamps import as_utc
 
 T = TypeVar("T")
@@ -22,6 +23,8 @@ def _json(value: Any) -> Any:
         return value.to_dict()
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
     return value
 
 
@@ -38,6 +41,7 @@ class Resource(_Record):
     resource_group: str | None
     subscription_id: str | None
     resource_id: str | None
+    kind: str | None = None  # its AuditResources partition: RedisCache, AppConfigurationStore
     # Microsoft.Cache/Redis, Microsoft.Cache/redisEnterprise, Microsoft.AppConfiguration/configurationStores
     resource_type: str | None = None
     product: str | None = None  # Azure Cache for Redis, Azure Managed Redis, App Configuration store
@@ -58,7 +62,7 @@ class RedisOperation(_Record):
 
     @property
     def failed(self) -> bool:
-        return self.status.lower() == "failed"
+        return is_failed(self.status)  # statuses.status_class: the rule every filter uses too
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "failed": self.failed}
@@ -102,6 +106,26 @@ class KeyState(_Record):
 
 
 @dataclass(frozen=True)
+class TimelineItem(_Record):
+    """One entry of the merged chronology, whatever its source: what the page and the CLI render.
+
+    `details` holds what is shown on demand (event id, etag, sync token, event type, ...), by name.
+    """
+
+    time: dt.datetime | None
+    kind: str  # the source (timeline.SOURCES): redis-operation, key-change, snapshot, unhandled-event
+    resource: str | None  # the cache or store name
+    resource_type: str | None  # RedisCache, AppConfigurationStore, ...
+    action: str  # the operation or change type: Scaling, Modified, SnapshotCreated, ...
+    subject: str | None  # what in the resource: a key, a snapshot
+    label: str | None
+    status: str | None
+    failed: bool
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of answers, newest first; `continuation` asks for the next page (None: no more)."""
 
@@ -114,12 +138,12 @@ class Page(Generic[T]):
                 **self.extra}
 
 
-def _text(entity: Mapping[str, Any], name: str) -> str | None:
+def entity_text(entity: Mapping[str, Any], name: str) -> str | None:
     value = entity.get(name)
     return None if value is None else str(value)
 
 
-def _time(entity: Mapping[str, Any], name: str) -> dt.datetime | None:
+def entity_time(entity: Mapping[str, Any], name: str) -> dt.datetime | None:
     value = entity.get(name)
     if not isinstance(value, dt.datetime):
         return None
@@ -130,54 +154,56 @@ def _time(entity: Mapping[str, Any], name: str) -> dt.datetime | None:
 
 def resource_from(entity: Mapping[str, Any]) -> Resource:
     # Rows written before Azure Managed Redis was recorded have no ResourceType: their kind says it.
-    family = family_of(_text(entity, "ResourceType"), str(entity.get("PartitionKey", "")))
-    return Resource(name=_text(entity, "Name") or str(entity["RowKey"]),
-                    resource_group=_text(entity, "ResourceGroup"),
-                    subscription_id=_text(entity, "SubscriptionId"),
-                    resource_id=_text(entity, "ResourceId") or None,
+    kind = entity_text(entity, "PartitionKey")
+    family = family_of(entity_text(entity, "ResourceType"), kind or "")
+    return Resource(name=entity_text(entity, "Name") or str(entity["RowKey"]),
+                    resource_group=entity_text(entity, "ResourceGroup"),
+                    subscription_id=entity_text(entity, "SubscriptionId"),
+                    resource_id=entity_text(entity, "ResourceId") or None,
+                    kind=kind,
                     resource_type=family.type_name if family else None,
                     product=family.product if family else None)
 
 
 def redis_operation_from(entity: Mapping[str, Any]) -> RedisOperation:
     return RedisOperation(
-        cache=_text(entity, "CacheName") or str(entity["PartitionKey"]),
-        operation=_text(entity, "Operation") or "",
-        status=_text(entity, "Status") or "",
-        event_time=_time(entity, "EventTime"),
-        occurred_at=_time(entity, "OccurredAt"),
-        resource_group=_text(entity, "ResourceGroup"),
-        subscription_id=_text(entity, "SubscriptionId"),
-        event_id=_text(entity, "EventId"),
-        event_type=_text(entity, "EventType"),
-        resource_id=_text(entity, "Topic"),
+        cache=entity_text(entity, "CacheName") or str(entity["PartitionKey"]),
+        operation=entity_text(entity, "Operation") or "",
+        status=entity_text(entity, "Status") or "",
+        event_time=entity_time(entity, "EventTime"),
+        occurred_at=entity_time(entity, "OccurredAt"),
+        resource_group=entity_text(entity, "ResourceGroup"),
+        subscription_id=entity_text(entity, "SubscriptionId"),
+        event_id=entity_text(entity, "EventId"),
+        event_type=entity_text(entity, "EventType"),
+        resource_id=entity_text(entity, "Topic"),
     )
 
 
 def config_change_from(entity: Mapping[str, Any]) -> ConfigChange:
     return ConfigChange(
-        store=_text(entity, "StoreName") or "",
-        change=_text(entity, "Change") or "",
-        event_time=_time(entity, "EventTime"),
-        key=_text(entity, "Key"),
-        label=_text(entity, "Label"),
-        snapshot=_text(entity, "Snapshot"),
-        etag=_text(entity, "ETag"),
-        sync_token=_text(entity, "SyncToken"),
-        event_id=_text(entity, "EventId"),
-        event_type=_text(entity, "EventType"),
+        store=entity_text(entity, "StoreName") or "",
+        change=entity_text(entity, "Change") or "",
+        event_time=entity_time(entity, "EventTime"),
+        key=entity_text(entity, "Key"),
+        label=entity_text(entity, "Label"),
+        snapshot=entity_text(entity, "Snapshot"),
+        etag=entity_text(entity, "ETag"),
+        sync_token=entity_text(entity, "SyncToken"),
+        event_id=entity_text(entity, "EventId"),
+        event_type=entity_text(entity, "EventType"),
     )
 
 
 def key_state_from(entity: Mapping[str, Any]) -> KeyState:
     return KeyState(
-        store=_text(entity, "StoreName") or "",
-        key=_text(entity, "Key") or "",
-        label=_text(entity, "Label") or "",
+        store=entity_text(entity, "StoreName") or "",
+        key=entity_text(entity, "Key") or "",
+        label=entity_text(entity, "Label") or "",
         deleted=bool(entity.get("Deleted", False)),
-        last_change=_text(entity, "LastChange"),
-        last_event_time=_time(entity, "LastEventTime"),
-        etag=_text(entity, "ETag"),
-        last_event_id=_text(entity, "LastEventId"),
-        last_sync_token=_text(entity, "LastSyncToken"),
+        last_change=entity_text(entity, "LastChange"),
+        last_event_time=entity_time(entity, "LastEventTime"),
+        etag=entity_text(entity, "ETag"),
+        last_event_id=entity_text(entity, "LastEventId"),
+        last_sync_token=entity_text(entity, "LastSyncToken"),
     )

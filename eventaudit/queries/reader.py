@@ -2,13 +2,18 @@
 
 Every filter is a template of fixed clauses with @parameters; user input only ever travels in
 `parameters`, which azure-data-tables quotes (a ' in a name is doubled), so it stays data.
-(The SDK substitutes words that start with "@": keep each @name a word of its own, no parentheses.)
+(The SDK substitutes words that start with "@": keep each @name, and each parenthesis, a word of its
+own.) Table Storage allows at most 15 comparisons in one $filter (Azurite allows more): checked here.
 
-A question over several partitions reads the first page of each (at most FAN_OUT at a time),
-merges them by (RowKey, PartitionKey) - the RowKey starts with inverted ticks, so this is newest
-first across partitions - and fetches further pages of a partition only when the merge reaches them.
-The continuation token is the (RowKey, PartitionKey) of the last row returned: the next page starts
-strictly after it in that order, in every partition, so no row is skipped or repeated between pages.
+A question reads some partitions of one or more tables and merges them by (RowKey, table,
+PartitionKey). Event RowKeys start with the inverted ticks of the event time, so this is newest first
+across partitions and tables. The merge never reads much more than it returns: with one partition it
+asks for exactly the page (plus one row, to know whether there is more); with several it asks each
+partition for one row first, and for more (twice as many as last time, never more than the page still
+needs) only when the merge has used up what that partition gave. So a page of n rows fetches at most
+2(n + 1) + one row per partition read. The continuation token is the (RowKey, table, PartitionKey) of
+the last row returned: the next page starts strictly after it in every partition, so no row is
+skipped or repeated between pages.
 """
 
 from __future__ import annotations
@@ -19,29 +24,35 @@ import hashlib
 import heapq
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import HttpResponseError
 
-from eventaudit.errors import TransientStorageError
 from eventaudit.queries.errors import InvalidQuery
 from eventaudit.queries.ranges import TimeRange
+from eventaudit.queries.storage_errors import error_code, translated
 from eventaudit.storage import AuditStore
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 FAN_OUT = 8  # partitions read at once
-MAX_PARTITIONS = 256  # a question that would read more partitions is refused: narrow it down
+MAX_PARTITIONS = 1024  # a question that would read more partitions is refused: narrow it down
 MAX_LIMIT = 1000  # Table Storage returns at most 1,000 entities per request
 DEFAULT_LIMIT = 50
+MAX_COMPARISONS = 15  # Table Storage: "no more than 15 discrete comparisons" in one $filter
 MAX_TOKEN_CHARS = 2048
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2  # 2: positions carry the table, so one token can continue a read of several tables
 
 Entity = Mapping[str, Any]
+# Where a merged read stands: (RowKey, table, PartitionKey) of the last row returned.
+Position = tuple[str, str, str]
+_COMPARISON = re.compile(r"\s(?:eq|ne|gt|ge|lt|le)\s")
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,10 @@ class PartitionQuery:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     range: TimeRange = TimeRange()
     select: Sequence[str] | None = None
+    # A check Table Storage cannot make, applied to what its filter let through (which it narrows).
+    keep: Callable[[Entity], bool] | None = None
 
-    def filter_for(self, partition: str, after: tuple[str, str] | None) -> tuple[str, dict[str, Any]]:
+    def filter_for(self, partition: str, after: Position | None) -> tuple[str, dict[str, Any]]:
         clauses = ["PartitionKey eq @pk", *self.clauses]
         parameters: dict[str, Any] = {**self.parameters, "pk": partition}
         low, high = self.range.row_key_bounds()
@@ -66,11 +79,25 @@ class PartitionQuery:
             clauses.append("RowKey lt @rkhigh")
             parameters["rkhigh"] = high
         if after is not None:
-            row_key, after_partition = after
-            # Strictly after (row_key, after_partition) in (RowKey, PartitionKey) order.
-            clauses.append("RowKey gt @after" if partition <= after_partition else "RowKey ge @after")
+            row_key, table, after_partition = after
+            # Strictly after (row_key, table, after_partition) in (RowKey, table, PartitionKey) order.
+            clauses.append("RowKey gt @after" if (self.table, partition) <= (table, after_partition)
+                           else "RowKey ge @after")
             parameters["after"] = row_key
-        return " and ".join(clauses), parameters
+        text = " and ".join(clauses)
+        comparisons = len(_COMPARISON.findall(f" {text} "))
+        if comparisons > MAX_COMPARISONS:
+            raise InvalidQuery(f"these filters need {comparisons} comparisons in one query; Table Storage "
+                               f"allows {MAX_COMPARISONS}: ask for fewer values at once")
+        return text, parameters
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A row of a merged read, and which of the queries it answers."""
+
+    query: int
+    entity: Entity
 
 
 def check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
@@ -84,27 +111,91 @@ def check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
 
 
 def read_merged(store: AuditStore, query: PartitionQuery, limit: int,
-                after: tuple[str, str] | None = None) -> tuple[list[Entity], tuple[str, str] | None]:
-    """Up to `limit` rows newest first across the partitions, and the position to continue from."""
-    if len(query.partitions) > MAX_PARTITIONS:
-        raise InvalidQuery(f"this question would read {len(query.partitions)} partitions (at most "
-                           f"{MAX_PARTITIONS}): name a cache or store")
-    page_size = min(limit + 1, MAX_LIMIT)
-    client = store.table(query.table)
+                after: Position | None = None) -> tuple[list[Entity], Position | None]:
+    """Up to `limit` rows newest first across the query's partitions, and the position to continue from."""
+    hits, position = merge(store, [query], limit, after)
+    return [hit.entity for hit in hits], position
 
-    def open_partition(partition: str) -> Iterator[Entity]:
-        text, parameters = query.filter_for(partition, after)
-        return first_page_then_rest(lambda: client.query_entities(
-            text, parameters=parameters, results_per_page=page_size,
-            select=list(query.select) if query.select else None).by_page())
 
-    streams = run_bounded(open_partition, list(query.partitions))
-    merged = heapq.merge(*streams, key=lambda e: (e["RowKey"], e["PartitionKey"]))
-    rows = list(itertools.islice(merged, limit + 1))
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, (rows[-1]["RowKey"], rows[-1]["PartitionKey"])
+def merge(store: AuditStore, queries: Sequence[PartitionQuery], limit: int,
+          after: Position | None = None) -> tuple[list[Hit], Position | None]:
+    """Up to `limit` rows of several queries (tables), merged newest first; the position to continue from."""
+    total = sum(len(query.partitions) for query in queries)
+    if total > MAX_PARTITIONS:
+        raise InvalidQuery(f"this question would read {total} partitions (at most {MAX_PARTITIONS}): "
+                           "name a cache or store, or narrow the time range")
+    need = limit + 1  # one more than the page, to know whether there is a next page
+    streams = [_Stream(store, index, query, partition, after)
+               for index, query in enumerate(queries) for partition in query.partitions]
+    first = need if len(streams) == 1 else 1
+    run_bounded(lambda stream: stream.fill(first), streams)
+    heap = [(stream.head_key(), n) for n, stream in enumerate(streams) if stream.buffer]
+    heapq.heapify(heap)
+    hits: list[Hit] = []
+    while heap and len(hits) < need:
+        _, n = heapq.heappop(heap)
+        stream = streams[n]
+        hits.append(Hit(stream.index, stream.buffer.popleft()))
+        if not stream.buffer and len(hits) < need:
+            stream.fill(min(2 * stream.last_size, need - len(hits), MAX_LIMIT))
+        if stream.buffer:
+            heapq.heappush(heap, (stream.head_key(), n))
+    if len(hits) <= limit:
+        return hits, None
+    hits = hits[:limit]
+    last = hits[-1]
+    return hits, (last.entity["RowKey"], queries[last.query].table, last.entity["PartitionKey"])
+
+
+class _Stream:
+    """One partition of one query, read newest first in requests sized by what the merge still needs."""
+
+    def __init__(self, store: AuditStore, index: int, query: PartitionQuery, partition: str,
+                 after: Position | None) -> None:
+        self.index = index
+        self.buffer: deque[Entity] = deque()
+        self.last_size = 0
+        self._table = query.table
+        self._client = store.table(query.table)
+        self._query = query
+        self._filter = query.filter_for(partition, after)
+        self._pages: Any = None
+        self._done = False
+
+    def head_key(self) -> tuple[str, str, str]:
+        head = self.buffer[0]
+        return head["RowKey"], self._table, head["PartitionKey"]
+
+    def fill(self, size: int) -> None:
+        """Fetch pages of `size` rows until one holds a row to keep, or the partition has no more."""
+        size = max(size, 1)
+        while not self.buffer and not self._done:
+            self.last_size = size
+            rows = self._next_page(size)
+            keep = self._query.keep
+            self.buffer.extend(rows if keep is None else (row for row in rows if keep(row)))
+
+    def _next_page(self, size: int) -> list[Entity]:
+        text, parameters = self._filter
+        with translated():
+            try:
+                if self._pages is None:
+                    self._pages = self._client.query_entities(
+                        text, parameters=parameters, results_per_page=size,
+                        select=list(self._query.select) if self._query.select else None).by_page()
+                else:
+                    self._pages.results_per_page = size  # the next request's $top
+                rows = list(next(self._pages))
+            except StopIteration:
+                rows = []
+            except HttpResponseError as exc:
+                if error_code(exc) != "TableNotFound":
+                    raise
+                rows = []  # nothing recorded yet
+                self._done = True
+        # The service says whether the partition holds more (a continuation), even after a short page.
+        self._done = self._done or self._pages is None or self._pages.continuation_token is None
+        return rows
 
 
 def read_all(store: AuditStore, table: str, filters: Iterable[tuple[str, dict[str, Any]]],
@@ -114,10 +205,16 @@ def read_all(store: AuditStore, table: str, filters: Iterable[tuple[str, dict[st
 
     def read(item: tuple[str, dict[str, Any]]) -> list[Entity]:
         text, parameters = item
-        stream = first_page_then_rest(lambda: client.query_entities(
-            text, parameters=parameters, results_per_page=1 if first_only else MAX_LIMIT,
-            select=list(select) if select else None).by_page())
-        return list(itertools.islice(stream, 1)) if first_only else list(stream)
+        with translated():
+            try:
+                pages = client.query_entities(text, parameters=parameters,
+                                              results_per_page=1 if first_only else MAX_LIMIT,
+                                              select=list(select) if select else None)
+                return list(itertools.islice(pages, 1)) if first_only else list(pages)
+            except HttpResponseError as exc:
+                if error_code(exc) == "TableNotFound":
+                    return []
+                raise
 
     return run_bounded(read, list(filters))
 
@@ -128,49 +225,6 @@ def run_bounded(function: Callable[[T], R], items: list[T]) -> list[R]:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(items)), thread_name_prefix="audit-query") as pool:
         return list(pool.map(function, items))
-
-
-def first_page_then_rest(pages: Callable[[], Iterator[Iterable[Entity]]]) -> Iterator[Entity]:
-    """Fetch the first page now (so fan-out runs it in parallel); later pages as they are reached.
-
-    A table that does not exist yet (nothing recorded) reads as empty; other storage failures
-    become TransientStorageError.
-    """
-    with _translated():
-        iterator = pages()
-        try:
-            first = list(next(iterator))
-        except StopIteration:
-            return iter(())
-        except HttpResponseError as exc:
-            if _error_code(exc) == "TableNotFound":
-                return iter(())
-            raise
-    return itertools.chain(first, _rest(iterator))
-
-
-def _rest(pages: Iterator[Iterable[Entity]]) -> Iterator[Entity]:
-    with _translated():
-        for page in pages:
-            yield from page
-
-
-class _translated:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, HttpResponseError):
-            raise TransientStorageError(
-                f"Table Storage answered {exc.status_code} {_error_code(exc)}".strip()) from exc
-        if isinstance(exc, AzureError) and not isinstance(exc, HttpResponseError):
-            raise TransientStorageError(f"Table Storage is unreachable: {type(exc).__name__}") from exc
-        return False
-
-
-def _error_code(exc: HttpResponseError) -> str:
-    code = getattr(exc, "error_code", None)
-    return str(getattr(code, "value", code) or "")
 
 
 # --- continuation tokens -------------------------------------------------------------------------
@@ -199,11 +253,27 @@ def decode_token(token: str | None, question: str, identity: Sequence[Any],
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidQuery("continuation token is malformed: pass the value a previous page returned"
                            ) from None
-    if not isinstance(body, dict) or body.get("v") != TOKEN_VERSION or body.get("q") != question:
+    if not isinstance(body, dict) or body.get("q") != question:
         raise InvalidQuery("continuation token belongs to another question")
+    if body.get("v") != TOKEN_VERSION:
+        raise InvalidQuery("continuation token comes from an older version of the app: start again")
     if body.get("f") != fingerprint(question, identity):
         raise InvalidQuery("continuation token belongs to the same question with other filters")
     position = {name: body.get(name) for name in fields}
     if not all(isinstance(value, str) for value in position.values()):
         raise InvalidQuery("continuation token is malformed: pass the value a previous page returned")
     return position  # type: ignore[return-value]
+
+
+def position_token(question: str, identity: Sequence[Any], position: Position | None) -> str | None:
+    """The token of a merged read's position (None when there is no next page)."""
+    if position is None:
+        return None
+    row_key, table, partition = position
+    return encode_token(question, identity, {"rk": row_key, "t": table, "pk": partition})
+
+
+def token_position(token: str | None, question: str, identity: Sequence[Any]) -> Position | None:
+    """The merged read's position a token holds (None for no token)."""
+    found = decode_token(token, question, identity, ("rk", "t", "pk"))
+    return (found["rk"], found["t"], found["pk"]) if found else None

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from eventaudit.queries.errors import InvalidQuery
-from eventaudit.queries.models import LastScaling, Page, RedisOperation, Resource, redis_operation_from
+from eventaudit.queries.models import (
+    LastScaling,
+    Page,
+    RedisOperation,
+    Resource,
+    TimelineItem,
+    entity_text,
+    redis_operation_from,
+)
 from eventaudit.queries.ranges import ANY_TIME, TimeRange
 from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
     decode_token,
     encode_token,
+    position_token,
     read_all,
     read_merged,
     run_bounded,
+    token_position,
 )
 from eventaudit.queries.resources import REDIS_CACHE, list_resources, resolve
+from eventaudit.queries.sources import Source, TimelineFilter, details
+from eventaudit.queries.statuses import FAILED, checked_status, is_failed, status_filter
 from eventaudit.storage import AuditStore, keys
 from eventaudit.storage.tables import REDIS_CACHE_EVENTS
 
 OPERATIONS = ("Scaling", "Patching", "ImportRDB", "ExportRDB")
-STATUSES = ("Succeeded", "Failed")
-FAILED = "Failed"
 REDIS_EVENTS_TYPE = "Microsoft.Cache/Redis"  # the only cache type that publishes the four Redis events
 _COLUMNS = ("PartitionKey", "RowKey", "CacheName", "Operation", "Status", "EventTime", "OccurredAt",
             "ResourceGroup", "SubscriptionId", "EventId", "EventType", "Topic")
@@ -36,16 +47,6 @@ def operation_name(value: str | None) -> str | None:
         if value.strip().lower() == name.lower():
             return name
     raise InvalidQuery(f"operation {value[:50]!r} is not one of {', '.join(OPERATIONS)}")
-
-
-def status_name(value: str | None) -> str | None:
-    """Succeeded/Failed whatever the casing; another status is kept as given (it is stored as sent)."""
-    if value is None or value == "":
-        return None
-    value = value.strip()
-    if len(value) > 100:
-        raise InvalidQuery("status is longer than 100 characters")
-    return next((name for name in STATUSES if name.lower() == value.lower()), value)
 
 
 def cache_operations(store: AuditStore, cache: str, *, operation: str | None = None,
@@ -72,7 +73,7 @@ def recent_operations(store: AuditStore, *, caches: Sequence[str] | None = None,
 def failed_operations(store: AuditStore, *, caches: Sequence[str] | None = None,
                       time_range: TimeRange = ANY_TIME, limit: int = 50,
                       continuation: str | None = None) -> Page[RedisOperation]:
-    """Every failed operation across caches in a time range, newest first."""
+    """Every failed operation across caches in a time range, newest first (statuses.is_failed)."""
     return recent_operations(store, caches=caches, status=FAILED, time_range=time_range, limit=limit,
                              continuation=continuation)
 
@@ -82,21 +83,26 @@ def _operations(store: AuditStore, caches: Sequence[str], *, operation: str | No
                 question: str) -> Page[RedisOperation]:
     limit = check_limit(limit)
     operation = operation_name(operation)
-    status = status_name(status)
+    status = checked_status(status)
     partitions = sorted({keys.cache_partition(name) for name in caches})
     identity = [partitions, operation, status]
-    position = decode_token(continuation, question, identity, ("rk", "pk"))
-    clauses, parameters = [], {}
+    after = token_position(continuation, question, identity)
+    clauses, parameters, keep = _conditions(operation, status)
+    query = PartitionQuery(REDIS_CACHE_EVENTS, partitions, clauses, parameters, time_range, _COLUMNS, keep)
+    rows, last = read_merged(store, query, limit, after)
+    return Page([redis_operation_from(row) for row in rows], position_token(question, identity, last))
+
+
+def _conditions(operation: str | None, status: str | None) -> tuple[list[str], dict[str, Any], Any]:
+    clauses, parameters, keep = [], {}, None
     if operation:
         clauses.append("Operation eq @operation")
         parameters["operation"] = operation
     if status:
-        clauses.append("Status eq @status")
-        parameters["status"] = status
-    query = PartitionQuery(REDIS_CACHE_EVENTS, partitions, clauses, parameters, time_range, _COLUMNS)
-    rows, last = read_merged(store, query, limit, (position["rk"], position["pk"]) if position else None)
-    token = encode_token(question, identity, {"rk": last[0], "pk": last[1]}) if last else None
-    return Page([redis_operation_from(row) for row in rows], token)
+        clause, found, keep = status_filter(status)
+        clauses += [clause] if clause else []
+        parameters.update(found)
+    return clauses, parameters, keep
 
 
 def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None = None) -> Page[LastScaling]:
@@ -121,3 +127,28 @@ def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None
              for r, rows in zip(page, found, strict=True)]
     token = encode_token("last-scaling", [], {"cache": page[-1].name.lower()}) if more and page else None
     return Page(items, token)
+
+
+# --- in the merged timeline ------------------------------------------------------------------------
+
+def _timeline_item(entity: Mapping[str, Any]) -> TimelineItem:
+    operation = redis_operation_from(entity)
+    return TimelineItem(
+        time=operation.event_time, kind="redis-operation", resource=operation.cache,
+        resource_type=REDIS_CACHE, action=operation.operation, subject=None, label=None,
+        status=operation.status, failed=is_failed(operation.status),
+        summary=f"{operation.operation} {operation.status}",
+        details=details(event_id=operation.event_id, event_type=operation.event_type,
+                        occurred_at=operation.occurred_at, resource_group=operation.resource_group,
+                        subscription_id=operation.subscription_id,
+                        resource_id=entity_text(entity, "Topic")))
+
+
+def _cache_partitions(cache: str | None, _: TimelineFilter) -> list[str]:
+    return [keys.cache_partition(cache or "")]
+
+
+OPERATION_SOURCE = Source(
+    kind="redis-operation", table=REDIS_CACHE_EVENTS, resource_type=REDIS_CACHE,
+    partitions=_cache_partitions, item=_timeline_item, columns=_COLUMNS, actions=OPERATIONS,
+    action_property="Operation", status_property="Status")

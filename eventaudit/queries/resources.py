@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventaudit.queries.errors import InvalidQuery, UnknownResource
+from eventaudit.queries.errors import InvalidQuery, UnknownResource, resource_noun
 from eventaudit.queries.models import Resource, resource_from
 from eventaudit.queries.reader import read_all
 from eventaudit.storage import AuditStore
@@ -30,9 +30,23 @@ def resolve(store: AuditStore, kind: str, name: str) -> Resource:
 
 
 def resolve_all(store: AuditStore, kind: str, name: str) -> list[Resource]:
-    """Every recorded resource of that name: its row (RowKey = lower-cased name) and, for caches, the
-    Azure Managed Redis caches of that name (RowKey = name~hash, keys.regional_resource_row_key)."""
-    noun = "cache" if kind == REDIS_CACHE else "store"
+    """Every recorded resource of that name; UnknownResource if none was ever seen."""
+    found = find_all(store, kind, name)
+    if not found:
+        raise UnknownResource(kind, name, [r.name for r in list_resources(store, kind)])
+    return found
+
+
+def lookup(store: AuditStore, kind: str, name: str) -> Resource | None:
+    """The recorded resource of that kind and name (any casing; the first, as resolve), or None."""
+    found = find_all(store, kind, name)
+    return found[0] if found else None
+
+
+def find_all(store: AuditStore, kind: str, name: str) -> list[Resource]:
+    """The resources of that name: its row (RowKey = lower-cased name) and, for caches, the Azure
+    Managed Redis caches of that name (RowKey = name~hash, keys.regional_resource_row_key)."""
+    noun = resource_noun(kind)
     if not isinstance(name, str) or not name.strip():
         raise InvalidQuery(f"{noun} name is empty")
     if len(name) > MAX_NAME:
@@ -43,7 +57,4 @@ def resolve_all(store: AuditStore, kind: str, name: str) -> list[Resource]:
     if kind == REDIS_CACHE:
         filters.append(("PartitionKey eq @kind and RowKey ge @low and RowKey lt @high",
                         {"kind": kind, "low": f"{key}~", "high": f"{key}~~"}))
-    found = [entity for rows in read_all(store, AUDIT_RESOURCES, filters) for entity in rows]
-    if not found:
-        raise UnknownResource(kind, name, [r.name for r in list_resources(store, kind)])
-    return [resource_from(entity) for entity in found]
+    return [resource_from(entity) for rows in read_all(store, AUDIT_RESOURCES, filters) for entity in rows]

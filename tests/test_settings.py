@@ -70,3 +70,25 @@ def test_trigger_fails_with_the_setting_name_when_storage_is_not_configured(monk
             deliver(load_sample("redis-eventgrid")[0])
     finally:
         storage.reset_store()
+
+
+def test_the_sample_settings_hold_every_setting_the_app_reads_and_load():
+    # Given local.settings.sample.json, which users copy to local.settings.json
+    import json
+    import re
+    from pathlib import Path
+
+    from eventaudit.appconfig.settings import load_capture_settings
+
+    root = Path(__file__).resolve().parent.parent
+    values = json.loads((root / "local.settings.sample.json").read_text(encoding="utf-8"))["Values"]
+    # Then every AUDIT_* setting named in the app's code is in it (a new setting must be added there too)
+    # (the identity forms of AUDIT_STORAGE, AUDIT_STORAGE__tableServiceUri, are alternatives to it)
+    code = "\n".join(path.read_text(encoding="utf-8") for path in (root / "eventaudit").rglob("*.py"))
+    read = set(re.findall(r'"(AUDIT_[A-Z_]+)"', code))
+    assert read <= set(values), sorted(read - set(values))
+    # And its values are accepted as they are
+    settings = load_settings(values)
+    assert (settings.storage.connection_string, settings.table_prefix) == ("UseDevelopmentStorage=true", "")
+    capture = load_capture_settings(values)
+    assert capture.daily_requests == 200

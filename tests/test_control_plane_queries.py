@@ -204,6 +204,32 @@ def test_timeline_item_needs_only_the_row(recorded):
     assert item["details"]["operation"] == "Microsoft.Cache/redis/write"
 
 
+def test_last_scaling_pages_reach_every_cache_of_a_shared_name(store, send):
+    # Given an Azure Cache for Redis and an Azure Managed Redis cache both called contoso-sessions,
+    # and a cache whose name sorts before theirs
+    send(load_sample("redis-eventgrid")[0])
+    amr = write(5, event_id="amr-create")
+    amr_id = SESSIONS.replace("Microsoft.Cache/Redis", "Microsoft.Cache/redisEnterprise")
+    amr.update(subject=amr_id)
+    amr["data"]["resourceUri"] = amr_id
+    send(amr)
+    send(load_sample("redis-eventgrid")[2])  # contoso-catalog
+    everything = [(s.cache, s.product) for s in q.last_scaling(store).items]
+    assert everything == [("contoso-catalog", "Azure Cache for Redis"),
+                          ("contoso-sessions", "Azure Cache for Redis"), ("contoso-sessions", "Azure Managed Redis")]
+    # When paged so that a page boundary falls between the two of one name, at every page size
+    for limit in (1, 2):
+        pages, token = [], None
+        while True:
+            page = q.last_scaling(store, limit=limit, continuation=token)
+            pages += [(s.cache, s.product) for s in page.items]
+            token = page.continuation
+            if token is None:
+                break
+        # Then every cache is listed exactly once
+        assert pages == everything, limit
+
+
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out, err)

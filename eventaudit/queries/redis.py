@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eventaudit.control_plane.targets import AZURE_CACHE_FOR_REDIS
+from eventaudit.queries.control_plane import explain_scaling_completed
 from eventaudit.queries.errors import InvalidQuery
 from eventaudit.queries.models import (
     LastScaling,
@@ -33,7 +35,8 @@ from eventaudit.storage import AuditStore, keys
 from eventaudit.storage.tables import AUDIT_RESOURCES, REDIS_CACHE_EVENTS
 
 OPERATIONS = ("Scaling", "Patching", "ImportRDB", "ExportRDB")
-REDIS_EVENTS_TYPE = "Microsoft.Cache/Redis"  # the only cache type that publishes the four Redis events
+# The only cache type that publishes the four Redis events (Azure Managed Redis publishes none).
+REDIS_EVENTS_TYPE = AZURE_CACHE_FOR_REDIS.type_name
 _COLUMNS = ("PartitionKey", "RowKey", "CacheName", "Operation", "Status", "EventTime", "OccurredAt",
             "ResourceGroup", "SubscriptionId", "EventId", "EventType", "Topic")
 
@@ -132,7 +135,8 @@ def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None
 
 # --- in the merged timeline ------------------------------------------------------------------------
 
-def _timeline_item(entity: Mapping[str, Any]) -> TimelineItem:
+def operation_item(entity: Mapping[str, Any]) -> TimelineItem:
+    """One RedisCacheEvents row as an item; reads nothing else."""
     operation = redis_operation_from(entity)
     return TimelineItem(
         time=operation.event_time, kind="redis-operation", resource=operation.cache,
@@ -145,11 +149,13 @@ def _timeline_item(entity: Mapping[str, Any]) -> TimelineItem:
                         resource_id=entity_text(entity, "Topic")))
 
 
-def _cache_partitions(cache: str | None, _: TimelineFilter) -> list[str]:
-    return [keys.cache_partition(cache or "")]
+def _cache_partitions(cache: Resource | None, _: TimelineFilter) -> list[str]:
+    if cache is None or cache.resource_type != REDIS_EVENTS_TYPE:
+        return []  # Azure Managed Redis publishes no Redis events: its history is control-plane only
+    return [keys.cache_partition(cache.name)]
 
 
 OPERATION_SOURCE = Source(
-    kind="redis-operation", table=REDIS_CACHE_EVENTS, resource_type=REDIS_CACHE,
-    partitions=_cache_partitions, item=_timeline_item, columns=_COLUMNS, actions=OPERATIONS,
-    action_property="Operation", status_property="Status")
+    kind="redis-operation", table=REDIS_CACHE_EVENTS, resource_types=(REDIS_CACHE,),
+    partitions=_cache_partitions, item=operation_item, columns=_COLUMNS, actions=OPERATIONS,
+    action_property="Operation", status_property="Status", explain=explain_scaling_completed)

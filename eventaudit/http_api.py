@@ -246,7 +246,7 @@ def appconfig_snapshots(req: func.HttpRequest) -> func.HttpResponse:
 @api_route("appconfig/stores/{store}/control-plane")
 def appconfig_store_control_plane(req: func.HttpRequest) -> func.HttpResponse:
     """Control-plane changes of a store (SKU, local auth, purge protection, replicas, keys), newest first."""
-    return answer(req, (*RANGED, *PAGED), lambda store, p, r: q.history(
+    return answer(req, (*RANGED, *PAGED), lambda store, p, r: q.control_plane_history(
         store, q.APP_CONFIGURATION_STORE, r["store"], **paging(p)))
 
 

@@ -84,6 +84,16 @@ def send(app_env: AuditStore) -> Callable[[dict[str, Any]], None]:
     return deliver
 
 
+@pytest.fixture
+def recorded(app_env: AuditStore, send: Callable[[dict[str, Any]], None]) -> AuditStore:
+    """The samples delivered: Redis events, and control-plane changes of caches (both generations) and
+    stores."""
+    for name in ("redis-eventgrid", "control-plane-eventgrid", "control-plane-cloudevents"):
+        for event in load_sample(name):
+            send(event)
+    return app_env
+
+
 @pytest.fixture(autouse=True)
 def no_entra_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests reach App Configuration only through the stand-in: DefaultAzureCredential would probe the

@@ -110,7 +110,7 @@ def test_filters_by_resource_type_label_key_and_status(incident):
                                     ("redis-operation", "fabrikam-cache", "Scaling")]
     # And the answer says which sources a filter left out, and why
     page = q.timeline(incident, time_range=INCIDENT, status="failed")
-    assert page.extra["sources"] == ["redis-operation"]
+    assert page.extra["sources"] == ["redis-operation", "control-plane"]
     assert page.extra["skipped"] == {"key-change": "has no status", "snapshot": "has no status",
                                      "unhandled-event": "has no status"}
 
@@ -166,32 +166,33 @@ def counted_store(azurite, table_prefix):
 
 
 def test_a_new_source_plugs_in_with_a_definition(store, send):
-    # Given a table of another kind of event (as lane 15's control-plane changes will be), keyed like
-    # every event table: RowKey = inverted ticks of the event time + "-" + identity
-    client = store.table("ControlPlaneEvents")
+    # Given a table of another kind of event, keyed like every event table: RowKey = inverted ticks of
+    # the event time + "-" + identity
+    client = store.table("DeploymentEvents")
     client.create_table()
     client.upsert_entity({"PartitionKey": "contoso-sessions", "RowKey": keys.event_row_key(
         T0 + dt.timedelta(minutes=252.5), "id1"), "Caller": "alice@contoso.com", "Operation": "Write",
         "EventTime": T0 + dt.timedelta(minutes=252.5)})
     send(redis_event("contoso-sessions", 251, "ScalingCompleted", "Succeeded"))
     send(redis_event("contoso-sessions", 253, "PatchingCompleted", "Succeeded"))
-    control_plane = Source(
-        kind="control-plane", table="ControlPlaneEvents", resource_type="RedisCache",
-        partitions=lambda name, wanted: [name.lower()],
-        item=lambda e: TimelineItem(time=e["EventTime"], kind="control-plane", resource=e["PartitionKey"],
+    deployments = Source(
+        kind="deployment", table="DeploymentEvents", resource_types=("RedisCache",),
+        partitions=lambda resource, wanted: [resource.name.lower()],
+        item=lambda e: TimelineItem(time=e["EventTime"], kind="deployment", resource=e["PartitionKey"],
                                     resource_type="RedisCache", action=e["Operation"], subject=None,
                                     label=None, status=None, failed=False,
                                     summary=f"{e['Operation']} by {e['Caller']}"),
         columns=("PartitionKey", "RowKey", "Caller", "Operation", "EventTime"), actions=("Write",),
         action_property="Operation")
     # When it is listed among the sources
-    page = q.timeline(store, sources=(*SOURCES, control_plane), time_range=INCIDENT)
+    page = q.timeline(store, sources=(*SOURCES, deployments), time_range=INCIDENT)
     # Then its rows take their place in time, across tables
-    assert [(i.kind, i.summary) for i in page.items] == [
-        ("redis-operation", "Patching Succeeded"), ("control-plane", "Write by alice@contoso.com"),
+    assert [(i.kind, i.what) for i in page.items] == [
+        ("redis-operation", "Patching Succeeded"), ("deployment", "Write by alice@contoso.com"),
         ("redis-operation", "Scaling Succeeded")]
-    assert [i.action for i in q.timeline(store, sources=(*SOURCES, control_plane), actions=["write"]).items] == [
+    assert [i.action for i in q.timeline(store, sources=(*SOURCES, deployments), actions=["write"]).items] == [
         "Write"]
+    client.delete_table()
 
 
 def test_too_many_type_values_for_one_filter_are_refused_clearly(incident):
@@ -230,9 +231,11 @@ def test_the_command_answers_the_window_in_one_call(incident):
     code, out, err = run_cli("timeline", "--since", SINCE, "--until", UNTIL)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["TIME", "(UTC)", "KIND", "RESOURCE", "WHAT"]
+    # WHO shows because the scalings were attributed: no control-plane write recorded before them
+    assert lines[0].split() == ["TIME", "(UTC)", "KIND", "RESOURCE", "WHAT", "WHO"]
     assert len(lines) == 1 + 8
     assert "2026-11-20 14:11:00Z" in lines[-2] and "contoso-sessions" in lines[-2] and "FAILED" in lines[-2]
+    assert "Scaling Failed" in lines[-2] and "no matching write recorded" in lines[-2]
     assert "Modified Checkout:Timeout [Production]" in out
     code, out, _ = run_cli("timeline", "--since", SINCE, "--until", UNTIL, "--details", "--resource", "contoso")
     assert "ETAG" in out.splitlines()[0] and "etag-253" in out and "x=y;sn=1" in out

@@ -31,6 +31,7 @@ import pytest
 from eventaudit import auth, http_api
 from tests.test_http_api import call
 from tests.test_queries import T0, kv_event, redis_event, snapshot_event
+from tests.valuehelpers import Changes, capture
 from tools.azurite import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -239,8 +240,10 @@ def test_one_view_answers_the_incident_window_across_caches_and_stores(incident,
     # And local time stands beside UTC (the browser is in Berlin: UTC+1 in November)
     assert shown[0][1].startswith("20/11/2026, 15:18:00")
     # And failures are red whatever the stored spelling (FAILED, Failure), a key that looks like HTML is text
-    failed = [r[3] + " " + r[4] for r in shown if r[5] == "✕ Failed"]
+    failed = [r[3] + " " + r[4] for r in shown if r[6] == "✕ Failed"]
     assert failed == ["contoso-catalog ImportRDB Failure", "contoso-sessions Scaling FAILED"]
+    # And a scaling says whether anyone was found to have requested it (here no write was recorded)
+    assert shown[6][5] == "no matching write recorded" and shown[0][5] == ""
     assert "failed" in page.locator("#events tbody tr.item").first.get_attribute("class")
     assert shown[3][4] == "Modified <img src=x onerror=alert(1)> [(no label)]"
     assert page.locator("#events img").count() == 0 and page.dialogs == []
@@ -392,3 +395,124 @@ def test_entra_mode_refuses_forged_principal_headers(incident, entra_server):
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 401
     assert json.loads(refused.value.read())["signIn"].startswith("/.auth/login/aad?")
+
+
+# --- control-plane changes, who requested a scaling, and values ------------------------------------------
+
+def details_of(page, index: int) -> dict[str, str]:
+    """Open the details of the index-th row and return them by name."""
+    page.locator("#events tbody tr.item").nth(index).locator(".details-toggle").click()
+    page.wait_for_selector("tr.details")
+    found = page.eval_on_selector_all("tr.details dt", "dts => dts.map(dt => [dt.textContent, "
+                                      "dt.nextElementSibling.textContent])")
+    page.locator("#events tbody tr.item").nth(index).locator(".details-toggle").click()
+    return dict(found)
+
+
+def test_the_merged_view_shows_who_changed_a_cache_and_who_requested_its_scaling(recorded, server, page):
+    page.goto(f"{server.base}/api/timeline?since=2026-11-20T21:00Z&until=2026-11-20T22:10Z")
+    enter_key(page)
+    shown = wait_rows(page, 5)
+    # Then control-plane changes stand among Redis operations, with who made them (a fact of their event)
+    assert [(r[2], r[3], r[4], r[5]) for r in shown] == [
+        ("Control-plane change", "contoso-sessions", "listKeys succeeded", "contoso-checkout (managed identity)"),
+        ("Redis operation", "contoso-sessions", "Scaling Succeeded: P1 → P2", "jane.doe@contoso.com (user) (inferred)"),
+        ("Control-plane change", "contoso-sessions", "updated: provisioningState Scaling → Succeeded", ""),
+        ("Control-plane change", "contoso-sessions", "updated: sku P1 → P2, provisioningState Succeeded → Scaling",
+         "jane.doe@contoso.com (user) (inferred)"),
+        ("Control-plane change", "contoso-sessions", "write succeeded", "jane.doe@contoso.com (user)")]
+    # And the write's details name the caller's identity and address
+    write = details_of(page, 4)
+    assert "upn: jane.doe@contoso.com" in write["Caller"] and "client_ip: 203.0.113.24" in write["Caller"]
+    assert write["Operation"] == "Microsoft.Cache/redis/write"
+    # And the scaling's say who requested it, from which write, how it was matched, and the sizes
+    page.locator("#events tbody tr.item").nth(1).locator(".details-toggle").click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "timeline-control-plane.png"), full_page=True)
+    page.locator("#events tbody tr.item").nth(1).locator(".details-toggle").click()
+    scaling = details_of(page, 1)
+    assert scaling["Requested by"] == "jane.doe@contoso.com (user) (inferred)"
+    assert "Microsoft.Cache/redis/write" in scaling["Request"] and "matched by time window" in scaling["Request"]
+    assert scaling["Requested by, how matched"].startswith("inferred: the nearest successful write on the cache")
+    assert (scaling["From"], scaling["To"], scaling["Sizes from"]) == ("P1", "P2", "Resource Notifications")
+    # And an Azure Managed Redis cache's view (by name) holds its control-plane changes
+    page.select_option("#resource", "contoso-amr")
+    page.fill("#since", "")
+    page.fill("#until", "")
+    page.click("#apply")
+    amr = wait_rows(page, 10)
+    assert {r[3] for r in amr} == {"contoso-amr"}
+    [scale] = [r for r in amr if r[4].startswith("updated: sku Balanced_B5 → Balanced_B10")]
+    assert scale[5] == "6d1f8c3a-2b4e-4f5a-9c8d-7e6f5a4b3c2d (service principal) (inferred)"
+    assert [r[4] for r in amr if r[6] == "✕ Failed"] == [
+        "databases/default: delete failed", "databases/default: regenerateKey failed", "write failed"]
+    assert page.dialogs == [] and page.foreign == []
+
+
+@pytest.fixture
+def key_changes(values_env, standin):
+    """Checkout:Timeout set to 30, then 45 (both captured), then 60 (not captured yet)."""
+    changes = Changes(standin)
+    changes.set("Checkout:Timeout", "30", "Production")
+    changes.set("Checkout:Timeout", "45", "Production")
+    changes.deliver()
+    capture(values_env)
+    changes.set("Checkout:Timeout", "60", "Production")
+    changes.deliver()
+    return values_env
+
+
+def value_calls(server: AppServer) -> list[dict[str, str]]:
+    return [params for path, params, _ in server.requests if path == "/api/appconfig/stores/contoso/values"]
+
+
+def test_a_key_change_shows_its_value_before_and_after_on_demand(key_changes, server, page):
+    page.goto(f"{server.base}/api/timeline")
+    enter_key(page)
+    shown = wait_rows(page, 3)
+    assert [r[4] for r in shown] == ["Modified Checkout:Timeout [Production]"] * 3
+    assert value_calls(server) == []  # nothing fetched before it is asked for
+    # When the details of the change to 45 are opened
+    page.locator("#events tbody tr.item").nth(1).locator(".details-toggle").click()
+    page.wait_for_selector("tr.details .value-diff")
+    details = page.text_content("tr.details")
+    # Then they show the captured value before and after, and what changed
+    assert page.text_content("tr.details dd.value-status") == "captured"
+    assert page.text_content("tr.details dd.value-before") == '"30"'
+    assert page.text_content("tr.details dd.value-after") == '"45"'
+    assert page.text_content("tr.details dd.value-diff") == '"30" -> "45"'
+    assert "ETag" in details
+    # And closing and opening again asks nothing more
+    toggle = page.locator("#events tbody tr.item").nth(1).locator(".details-toggle")
+    toggle.click()
+    toggle.click()
+    page.wait_for_selector("tr.details .value-diff")
+    assert len(value_calls(server)) == 1 and value_calls(server)[0]["label"] == "Production"
+    toggle.click()
+    # And the change not captured yet says so
+    page.locator("#events tbody tr.item").nth(0).locator(".details-toggle").click()
+    page.wait_for_function("() => document.querySelector('tr.details dd.value-status').textContent "
+                           "!== 'loading value…'")
+    assert page.text_content("tr.details dd.value-status").startswith("value not captured yet")
+    assert page.locator("tr.details dd.value-before").count() == 0
+
+
+def test_the_key_view_shows_the_keys_values_before_and_after(key_changes, server, page):
+    page.goto(f"{server.base}/api/timeline?resource=contoso&key=Checkout%3ATimeout")
+    enter_key(page)
+    wait_rows(page, 3)
+    page.wait_for_function("() => document.querySelectorAll('#value-changes tbody tr').length === 3")
+    values = page.eval_on_selector_all(
+        "#value-changes tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))")
+    assert [(v[2], v[3], v[4], v[5], v[6]) for v in values] == [
+        ("Production", "Modified", "", "", "value not captured yet"),
+        ("Production", "Modified", '"30"', '"45"', '"30" -> "45"'),
+        ("Production", "Modified", "(none)", '"30"', 'created: "30"')]
+    page.locator("#events tbody tr.item").nth(1).locator(".details-toggle").click()
+    page.wait_for_selector("tr.details .value-diff")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "timeline-values.png"), full_page=True)
+    # Without a store, the page says what the key view needs
+    page.select_option("#resource", "")
+    page.wait_for_selector("#key-hint:not([hidden])")
+    assert page.is_hidden("#values")

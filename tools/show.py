@@ -76,7 +76,7 @@ def show(limit: int, out: Any = None) -> None:
 def show_scalings(out: Any = None) -> None:
     """Who scaled each cache, and from which size to which (readers: audit-log redis history)."""
     from eventaudit.queries import REDIS_CACHE, list_resources
-    from eventaudit.queries.control_plane import scalings
+    from eventaudit.queries.history import scalings
 
     out = out or sys.stdout
     store = get_store()

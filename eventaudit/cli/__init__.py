@@ -69,15 +69,14 @@ RESOURCE_COLUMNS: list[Column] = [
     ("NAME", lambda r: r.name), ("TYPE", lambda r: r.product), ("RESOURCE GROUP", lambda r: r.resource_group),
     ("SUBSCRIPTION", lambda r: r.subscription_id),
 ]
-# A cache's or store's history: Redis events and control-plane changes (the whole text with --json).
-HISTORY_COLUMNS: list[Column] = [
-    ("TIME", lambda i: i.time), ("RESOURCE", lambda i: i.resource), ("EVENT", lambda i: i.kind),
-    ("WHAT", lambda i: i.what), ("WHO", lambda i: i.who), ("FROM", lambda i: i.client_ip),
-]
+# Timeline and history items: WHAT without the who; WHO the caller, or who requested a scaling (inferred)
+# or that no write matched; FROM the client IP. WHO and FROM are left out of a page where all are empty.
 TIMELINE_COLUMNS: list[Column] = [
     ("TIME (UTC)", lambda i: i.time), ("KIND", lambda i: i.kind), ("RESOURCE", lambda i: i.resource),
-    ("WHAT", lambda i: i.summary), ("", lambda i: "FAILED" if i.failed else ""),
+    ("WHAT", lambda i: i.what), ("WHO", lambda i: i.who or i.details.get("attribution")),
+    ("FROM", lambda i: i.client_ip), ("", lambda i: "FAILED" if i.failed else ""),
 ]
+SPARSE = frozenset({"WHO", "FROM"})
 # --details: what each item carries on demand, in this order.
 DETAIL_COLUMNS: list[Column] = [
     ("EVENT ID", lambda i: i.details.get("event_id")), ("ETAG", lambda i: i.details.get("etag")),
@@ -100,6 +99,8 @@ def cell(value: Any) -> str:
 
 
 def format_table(columns: Sequence[Column], items: Sequence[Any]) -> str:
+    columns = [(name, get) for name, get in columns
+               if name not in SPARSE or any(cell(get(item)) for item in items)]
     rows = [[cell(get(item)) for _, get in columns] for item in items]
     headings = [name for name, _ in columns]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headings)]
@@ -216,10 +217,10 @@ def run(args: argparse.Namespace, store: Any) -> tuple[Any, Sequence[Column], st
     if command == ("redis", "last-scaling"):
         return q.last_scaling(store, **paging), SCALING_COLUMNS, "no cache recorded yet"
     if command == ("redis", "history"):
-        return q.history(store, q.REDIS_CACHE, args.cache, **paging), HISTORY_COLUMNS, "nothing recorded"
+        return q.history(store, q.REDIS_CACHE, args.cache, **paging), TIMELINE_COLUMNS, "nothing recorded"
     if command == ("appconfig", "store-changes"):
-        return (q.history(store, q.APP_CONFIGURATION_STORE, args.store, **paging), HISTORY_COLUMNS,
-                "no control-plane changes")
+        return (q.control_plane_history(store, q.APP_CONFIGURATION_STORE, args.store, **paging),
+                TIMELINE_COLUMNS, "no control-plane changes")
     if command == ("appconfig", "stores"):
         return (q.Page(q.list_resources(store, q.APP_CONFIGURATION_STORE)), RESOURCE_COLUMNS,
                 "no store recorded yet")

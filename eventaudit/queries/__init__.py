@@ -4,7 +4,8 @@ Used by the CLI (eventaudit.cli), the HTTP API (eventaudit.http_api) and so the 
 question takes an AuditStore and returns a Page of dataclasses, newest first, with a continuation
 token for the next page. Every question reads named partitions (never a table scan), time ranges become
 RowKey bounds, a page reads about as many rows as it returns (reader), and user input only ever
-reaches Table Storage as a parameter of a filter. `timeline` merges every source (timeline.SOURCES).
+reaches Table Storage as a parameter of a filter. `timeline` merges every source (timeline.SOURCES);
+`history` is the same for one cache or store.
 """
 
 from eventaudit.queries.appconfig import (
@@ -15,8 +16,8 @@ from eventaudit.queries.appconfig import (
     snapshot_events,
     store_changes,
 )
-from eventaudit.queries.control_plane import HistoryItem, history
 from eventaudit.queries.errors import InvalidQuery, QueryError, UnknownResource
+from eventaudit.queries.history import control_plane_history, history
 from eventaudit.queries.models import (
     ConfigChange,
     KeyState,
@@ -43,9 +44,10 @@ from eventaudit.queries.values import ValueAt, ValueChange, value_at, value_hist
 
 __all__ = [
     "APP_CONFIGURATION_STORE", "CHANGES", "DEFAULT_LIMIT", "MAX_LIMIT", "OPERATIONS", "REDIS_CACHE",
-    "SOURCES", "TIME_HELP", "ConfigChange", "HistoryItem", "InvalidQuery", "KeyState", "LastScaling", "Page",
+    "SOURCES", "TIME_HELP", "ConfigChange", "InvalidQuery", "KeyState", "LastScaling", "Page",
     "QueryError", "RedisOperation", "Resource", "Source", "TimeRange", "TimelineFilter", "TimelineItem",
     "UnknownResource", "ValueAt", "ValueChange", "all_actions", "cache_operations", "check_limit",
+    "control_plane_history",
     "current_keys", "failed_operations", "history", "is_failed", "key_history", "known_resources",
     "last_scaling", "list_resources", "parse_time", "recent_changes", "recent_operations", "resolve",
     "snapshot_events", "status_class", "store_changes", "time_range", "timeline", "value_at",

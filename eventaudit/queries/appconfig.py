@@ -10,6 +10,7 @@ from eventaudit.queries.models import (
     ConfigChange,
     KeyState,
     Page,
+    Resource,
     TimelineItem,
     config_change_from,
     key_state_from,
@@ -182,21 +183,22 @@ def _change_item(entity: Mapping[str, Any]) -> TimelineItem:
                         sync_token=change.sync_token))
 
 
-def _key_partitions(store_name: str | None, wanted: TimelineFilter) -> list[str]:
+def _key_partitions(resource: Resource | None, wanted: TimelineFilter) -> list[str]:
+    name = resource.name if resource else ""
     if wanted.key is not None:
-        return [keys.key_partition(store_name or "", wanted.key)]
-    return keys.store_partitions(store_name or "")
+        return [keys.key_partition(name, wanted.key)]
+    return keys.store_partitions(name)
 
 
-def _snapshot_partitions(store_name: str | None, _: TimelineFilter) -> list[str]:
-    return [keys.snapshot_partition(store_name or "")]
+def _snapshot_partitions(resource: Resource | None, _: TimelineFilter) -> list[str]:
+    return [keys.snapshot_partition(resource.name if resource else "")]
 
 
 KEY_CHANGE_SOURCE = Source(
-    kind="key-change", table=APP_CONFIGURATION_EVENTS, resource_type=APP_CONFIGURATION_STORE,
+    kind="key-change", table=APP_CONFIGURATION_EVENTS, resource_types=(APP_CONFIGURATION_STORE,),
     partitions=_key_partitions, item=_change_item, columns=_EVENT_COLUMNS, actions=KEY_CHANGES,
     action_property="Change", label_property="Label", key_property="Key")
 SNAPSHOT_SOURCE = Source(
-    kind="snapshot", table=APP_CONFIGURATION_EVENTS, resource_type=APP_CONFIGURATION_STORE,
+    kind="snapshot", table=APP_CONFIGURATION_EVENTS, resource_types=(APP_CONFIGURATION_STORE,),
     partitions=_snapshot_partitions, item=_change_item, columns=_EVENT_COLUMNS, actions=SNAPSHOT_CHANGES,
     action_property="Change")

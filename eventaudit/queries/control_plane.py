@@ -1,8 +1,13 @@
-"""A cache's or store's history: Redis operation events and control-plane changes in one chronology.
+"""Control-plane changes of caches and stores (table ControlPlaneEvents) in the readers, and who
+requested a scaling.
 
-Rows come from ControlPlaneEvents (one partition per resource: keys.control_plane_partition) and,
-for an Azure Cache for Redis cache, RedisCacheEvents (its name's partition), merged newest first
-with the shared reader (reader.read_merged) and paged with one continuation token.
+Rows are Azure Resource Manager events (Source ResourceManager: a write, delete or action, its outcome
+and caller) and Resource Notifications (Source ResourceNotifications: the resource's properties after a
+change). One partition per resource (keys.control_plane_partition: its name and a hash of its id), so
+a resource's partition comes from its recorded resource id (control_plane_partitions), and caches of
+both generations sharing a name each have their own. CONTROL_PLANE_SOURCE puts them in the merged
+timeline, and so in a cache's or store's history (history.py); change_item(row) is the one row ->
+item function, reading nothing else.
 
 Who requested a scaling is an inference, never a fact of the outcome event: a Redis
 `ScalingCompleted` and a Resource Notification of a new size name no caller. The outcome is matched
@@ -13,10 +18,8 @@ to a successful Resource Manager write on the same cache (the cache itself, not 
    clustered Premium cache can take hours). A tag change written in between would be taken for the
    request: the answer says how it was matched and that it is inferred.
 A Redis ScalingCompleted carries no sizes either; "P1 → P2" comes from the nearest Resource
-Notification of a size change within the same window before it.
-
-timeline_item(row) turns one ControlPlaneEvents row into an item of the merged timeline (time, kind,
-resource, summary, details, failed), without reading anything else.
+Notification of a size change within the same window before it. The explain_* functions add this to
+an item (Source.explain): one or two more requests per scaling outcome, none for any other row.
 """
 
 from __future__ import annotations
@@ -25,201 +28,65 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from eventaudit.control_plane.caller import MANAGED_IDENTITY_TYPE
 from eventaudit.control_plane.properties import changes, is_scaling, listing
-from eventaudit.control_plane.targets import AZURE_CACHE_FOR_REDIS, Target, family_of
+from eventaudit.control_plane.targets import AZURE_CACHE_FOR_REDIS, Family, Target, family_of
 from eventaudit.errors import MalformedEvent
-from eventaudit.queries.models import Page, Resource, _Record, entity_text, entity_time
-from eventaudit.queries.ranges import ANY_TIME, TimeRange, iso
-from eventaudit.queries.reader import (
-    PartitionQuery,
-    check_limit,
-    merge,
-    position_token,
-    read_all,
-    run_bounded,
-    token_position,
-)
-from eventaudit.queries.resources import REDIS_CACHE, resolve_all
+from eventaudit.queries.models import Caller, RequestedBy, Resource, TimelineItem, entity_text, entity_time
+from eventaudit.queries.ranges import TimeRange
+from eventaudit.queries.reader import read_all
+from eventaudit.queries.resources import APP_CONFIGURATION_STORE, REDIS_CACHE
+from eventaudit.queries.sources import Source, TimelineFilter, details
 from eventaudit.queries.statuses import is_failed
 from eventaudit.resource_ids import parse_resource_id
-from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import CONTROL_PLANE_EVENTS, REDIS_CACHE_EVENTS
+from eventaudit.storage import AuditStore
+from eventaudit.storage.tables import CONTROL_PLANE_EVENTS
 
+KIND = "control-plane"
 MATCH_WINDOW = dt.timedelta(hours=6)
 RESOURCE_MANAGER, RESOURCE_NOTIFICATIONS = "ResourceManager", "ResourceNotifications"
-CHANGE_COLUMNS = (
+CHANGES = ("Write", "Delete", "Action", "CreatedOrUpdated", "Deleted")  # Resource Manager, then Notifications
+NO_MATCH = "no matching write recorded"
+COLUMNS = (
     "PartitionKey", "RowKey", "EventId", "EventType", "EventTime", "Source", "Change", "Outcome", "Operation",
-    "Status", "CorrelationId", "Kind", "Product", "ResourceType", "ResourceId", "ResourceName",
-    "ResourceGroup",
-    "SubscriptionId", "SubResource", "CallerType", "CallerObjectId", "CallerUpn", "CallerName", "CallerAppId",
-    "CallerManagedIdentity", "ClientIp", "HttpMethod", "Properties", "Sku", "Previous", "PreviousSku",
-    "PreviousEventTime", "Changes",
+    "Status", "CorrelationId", "Kind", "Product", "ResourceId", "ResourceName", "SubResource", "CallerType",
+    "CallerObjectId", "CallerUpn", "CallerName", "CallerAppId", "CallerManagedIdentity", "ClientIp",
+    "Properties", "Sku", "Previous", "PreviousSku", "PreviousEventTime", "Changes",
 )
-REDIS_COLUMNS = ("PartitionKey", "RowKey", "CacheName", "Operation", "Status", "EventTime", "OccurredAt",
-                 "ResourceGroup", "SubscriptionId", "EventId", "EventType", "Topic")
 _OUTCOME_WORDS = {"Success": "succeeded", "Failure": "failed", "Cancel": "canceled"}
-_IDENTITY_WORDS = {"User": "user", "ServicePrincipal": "service principal",
-                   MANAGED_IDENTITY_TYPE: "managed identity", "Unknown": "unknown identity type"}
 
 
-@dataclass(frozen=True)
-class Caller(_Record):
-    """Who sent a Resource Manager request: the allow-listed claims and the client IP."""
-
-    type: str | None
-    object_id: str | None
-    upn: str | None
-    name: str | None
-    app_id: str | None
-    managed_identity: str | None
-    client_ip: str | None
-
-    def label(self) -> str:
-        """'jane.doe@contoso.com (user)', 'contoso-checkout (managed identity)', '<app id> (service
-        principal)'."""
-        identity = self.managed_identity.rsplit("/", 1)[-1] if self.managed_identity else None
-        who = self.upn or self.name or identity or self.app_id or self.object_id or "unknown caller"
-        kind = _IDENTITY_WORDS.get(self.type or "", self.type)
-        return f"{who} ({kind})" if kind else who
-
-    def sentence(self) -> str:
-        """'jane.doe@contoso.com (user) from 203.0.113.24'."""
-        return f"{self.label()} from {self.client_ip}" if self.client_ip else self.label()
-
-
-@dataclass(frozen=True)
-class RequestedBy(_Record):
-    """The write a scaling outcome is attributed to, and how (an inference)."""
-
-    caller: Caller
-    time: dt.datetime | None
-    operation: str | None
-    correlation_id: str | None
-    event_id: str | None
-    matched_by: str  # "correlation id" or "time window"
-    note: str
-
-
-@dataclass(frozen=True)
-class HistoryItem(_Record):
-    """One entry of a history or timeline: what happened to which resource, when, and who did it."""
-
-    time: dt.datetime | None
-    kind: str  # "Redis.Scaling", "ResourceManager.Write", "ResourceNotifications.CreatedOrUpdated", ...
-    resource: str  # the cache or store, with the child if any: "contoso-amr/databases/default"
-    summary: str  # what happened, and who did it or (inferred) requested it
-    details: dict[str, Any]
-    failed: bool
-    what: str = ""  # the summary without the who: "Scaling Succeeded: P1 → P2"
-    who: str | None = None  # the caller; for a scaling outcome, who requested it (inferred)
-    requested_by: RequestedBy | None = field(default=None)
-
-    @property
-    def client_ip(self) -> str | None:
-        """The caller's (or the inferred requester's) client IP."""
-        caller = self.requested_by.caller if self.requested_by else self.details.get("caller")
-        return caller.client_ip if isinstance(caller, Caller) else (caller or {}).get("client_ip")
-
-
-def history(store: AuditStore, kind: str, name: str, *, time_range: TimeRange = ANY_TIME,
-            limit: int = 50, continuation: str | None = None) -> Page[HistoryItem]:
-    """A cache's (kind RedisCache, both generations) or a store's history, newest first.
-
-    Every resource recorded under that name is included: an Azure Cache for Redis cache and an Azure
-    Managed Redis cache may share one (a migration), and each item names its resource type.
-    """
-    limit = check_limit(limit)
-    resources = resolve_all(store, kind, name)
-    partitions = sorted(set(control_plane_partitions(resources)))
-    queries = [PartitionQuery(CONTROL_PLANE_EVENTS, partitions, (), {}, time_range, CHANGE_COLUMNS)]
-    if kind == REDIS_CACHE and any(r.resource_type == AZURE_CACHE_FOR_REDIS.type_name for r in resources):
-        queries.append(PartitionQuery(REDIS_CACHE_EVENTS, [keys.cache_partition(resources[0].name)], (), {},
-                                      time_range, REDIS_COLUMNS))
-    identity = [kind, [list(q.partitions) for q in queries]]
-    # One merged read of both tables (reader.merge): newest first, one token for both.
-    hits, position = merge(store, queries, limit, token_position(continuation, "history", identity))
-    rows = [hit.entity for hit in hits]
-    token = position_token("history", identity, position)
-    redis_partition = _redis_resource_partition(resources)
-    items = run_bounded(lambda row: _explained(store, row, redis_partition), rows)
-    return Page(items, token)
-
-
-def scalings(store: AuditStore, cache: str, *, limit: int = 200) -> list[HistoryItem]:
-    """The scaling outcomes among a cache's latest `limit` history items, newest first: Redis
-    ScalingCompleted events (Azure Cache for Redis), and for caches that publish no Redis events
-    (Azure Managed Redis) the Resource Notifications of a size change."""
-    items = history(store, REDIS_CACHE, cache, limit=limit).items
-    return [item for item in items if item.kind == "Redis.Scaling" or (
-        item.details.get("scaling") and item.details.get("product") != AZURE_CACHE_FOR_REDIS.product)]
-
-
-def control_plane_partitions(resources: Sequence[Resource]) -> list[str]:
-    """The ControlPlaneEvents partition of each resource, from its recorded resource id (a row whose
-    id does not parse has no control-plane history)."""
-    partitions = []
-    for resource in resources:
-        family = family_of(resource.resource_type, "")
-        if family is None:
-            continue
-        try:
-            parsed = parse_resource_id(resource.resource_id, namespace=family.namespace, type_=family.type)
-        except MalformedEvent:
-            continue
-        partitions.append(Target(parsed, family, "").partition)
-    return partitions
-
-
-def timeline_item(row: Mapping[str, Any]) -> HistoryItem:
-    """One ControlPlaneEvents row as a timeline item; reads nothing else."""
+def change_item(row: Mapping[str, Any]) -> TimelineItem:
+    """One ControlPlaneEvents row as an item; reads nothing else."""
     source, change = entity_text(row, "Source") or "", entity_text(row, "Change") or ""
-    below = entity_text(row, "SubResource") or ""
-    name = entity_text(row, "ResourceName") or ""
-    resource = f"{name}/{below}" if below else name
-    caller = caller_of(row) if source == RESOURCE_MANAGER else None
-    details: dict[str, Any] = {
-        "source": source, "change": change, "outcome": entity_text(row, "Outcome"),
-        "product": entity_text(row, "Product"),
-        "resourceType": entity_text(row, "ResourceType"), "resourceId": entity_text(row, "ResourceId"),
-        "subResource": below or None, "eventId": entity_text(row, "EventId"),
-        "eventType": entity_text(row, "EventType"),
-    }
+    below = entity_text(row, "SubResource") or None
+    where = f"{below}: " if below else ""
+    outcome = entity_text(row, "Outcome")
+    common = {"source": source, "product": entity_text(row, "Product"),
+              "resource_id": entity_text(row, "ResourceId"), "event_id": entity_text(row, "EventId"),
+              "event_type": entity_text(row, "EventType")}
+    caller = who = None
     if source == RESOURCE_MANAGER:
-        outcome_text = entity_text(row, "Outcome") or ""
-        outcome = _OUTCOME_WORDS.get(outcome_text, outcome_text.lower())
+        caller = caller_of(row)
+        who = caller.label()
         operation = entity_text(row, "Operation")
-        what = f"{_operation_label(operation, change)} {outcome}"
-        summary = f"{what} by {caller.sentence()}" if caller else what
-        details.update(operation=operation, status=entity_text(row, "Status"),
-                       correlationId=entity_text(row, "CorrelationId"),
-                       caller=caller.to_dict() if caller else None)
+        said = _OUTCOME_WORDS.get(outcome or "", outcome or "")
+        what = f"{where}{_operation_label(operation, change)} {said}"
+        summary = f"{what} by {caller.sentence()}"
+        shown = details(**common, operation=operation, operation_status=entity_text(row, "Status"),
+                        correlation_id=entity_text(row, "CorrelationId"), caller=caller.to_dict())
     else:
-        what = summary = _notification_summary(row, change)
-        details.update(sku=entity_text(row, "Sku"), previousSku=entity_text(row, "PreviousSku"),
-                       changes=entity_text(row, "Changes"), properties=_json_object(row.get("Properties")),
-                       previous=_json_object(row.get("Previous")),
-                       previousTime=iso(entity_time(row, "PreviousEventTime")))
-    return HistoryItem(time=entity_time(row, "EventTime"), kind=f"{source}.{change}", resource=resource,
-                       summary=summary, details={k: v for k, v in details.items() if v is not None},
-                       failed=entity_text(row, "Outcome") == "Failure", what=what,
-                       who=caller.label() if caller else None)
-
-
-def redis_item(row: Mapping[str, Any]) -> HistoryItem:
-    """One RedisCacheEvents row as a timeline item."""
-    operation, status = entity_text(row, "Operation") or "", entity_text(row, "Status") or ""
-    return HistoryItem(
-        time=entity_time(row, "EventTime"), kind=f"Redis.{operation}",
-        resource=entity_text(row, "CacheName") or "",
-        summary=f"{operation} {status}".strip(), what=f"{operation} {status}".strip(),
-        details={"source": "RedisEvents", "operation": operation, "status": status,
-                 "occurredAt": iso(entity_time(row, "OccurredAt")), "eventId": entity_text(row, "EventId"),
-                 "eventType": entity_text(row, "EventType"), "resourceId": entity_text(row, "Topic")},
-        failed=is_failed(status))
+        what = summary = where + _notification_summary(row, change)
+        shown = details(**common, sku=entity_text(row, "Sku"), previous_sku=entity_text(row, "PreviousSku"),
+                        changes=entity_text(row, "Changes"), properties=_json_object(row.get("Properties")),
+                        previous=_json_object(row.get("Previous")),
+                        previous_time=entity_time(row, "PreviousEventTime"),
+                        scaling=True if _is_size_change(row) else None)
+    return TimelineItem(
+        time=entity_time(row, "EventTime"), kind=KIND, resource=entity_text(row, "ResourceName"),
+        resource_type=entity_text(row, "Kind"), action=change, subject=below, label=None, status=outcome,
+        failed=is_failed(outcome), summary=summary, details=shown, what=what, who=who)
 
 
 def caller_of(row: Mapping[str, Any]) -> Caller:
@@ -228,6 +95,54 @@ def caller_of(row: Mapping[str, Any]) -> Caller:
                   app_id=entity_text(row, "CallerAppId"),
                   managed_identity=entity_text(row, "CallerManagedIdentity"),
                   client_ip=entity_text(row, "ClientIp"))
+
+
+def control_plane_partitions(resources: Sequence[Resource]) -> list[str]:
+    """The ControlPlaneEvents partition of each resource, from its recorded resource id (a row whose
+    id does not parse has no control-plane history)."""
+    found = (partition_of(r.resource_id, family_of(r.resource_type, r.kind or "")) for r in resources)
+    return [partition for partition in found if partition is not None]
+
+
+def partition_of(resource_id: str | None, family: Family | None) -> str | None:
+    """The ControlPlaneEvents partition of the resource of that id and family, or None."""
+    if family is None:
+        return None
+    try:
+        parsed = parse_resource_id(resource_id, namespace=family.namespace, type_=family.type)
+    except MalformedEvent:
+        return None
+    return Target(parsed, family, "").partition
+
+
+def _partitions(resource: Resource | None, _: TimelineFilter) -> list[str]:
+    return control_plane_partitions([resource] if resource else [])
+
+
+# --- who requested a scaling -------------------------------------------------------------------------
+
+def explain_change(store: AuditStore, row: Mapping[str, Any], item: TimelineItem) -> TimelineItem:
+    """A Resource Notification of a cache's or store's new size, with who requested it (inferred)."""
+    if not item.details.get("scaling") or item.time is None:
+        return item
+    requester = requested_by(store, str(row["PartitionKey"]), item.time, entity_text(row, "CorrelationId"))
+    return _attributed(item, requester, None)
+
+
+def explain_scaling_completed(store: AuditStore, row: Mapping[str, Any], item: TimelineItem) -> TimelineItem:
+    """A Redis ScalingCompleted (a RedisCacheEvents row) with its sizes and who requested it (inferred).
+
+    Its topic is the cache's resource id, so the cache's control-plane partition is known from the row:
+    an Azure Managed Redis cache of the same name is never taken for it.
+    """
+    if item.action != "Scaling" or item.time is None:
+        return item
+    partition = partition_of(entity_text(row, "Topic"), AZURE_CACHE_FOR_REDIS)
+    if partition is None:
+        return item
+    outcome_time = entity_time(row, "OccurredAt") or item.time
+    sizes = size_change_before(store, partition, outcome_time)
+    return _attributed(item, requested_by(store, partition, outcome_time), sizes)
 
 
 def requested_by(store: AuditStore, partition: str, outcome_time: dt.datetime,
@@ -241,12 +156,12 @@ def requested_by(store: AuditStore, partition: str, outcome_time: dt.datetime,
     if correlation_id:
         [found] = read_all(store, CONTROL_PLANE_EVENTS, [(clauses + " and CorrelationId eq @cid",
                                                            {**parameters, "cid": correlation_id})],
-                           CHANGE_COLUMNS, first_only=True)
+                           COLUMNS, first_only=True)
         if found:
             return _requested(found[0], outcome_time, "correlation id")
     # Ascending RowKey (inverted time): the first row is the nearest before the outcome.
     [found] = read_all(store, CONTROL_PLANE_EVENTS, [_before(clauses, parameters, outcome_time)],
-                       CHANGE_COLUMNS, first_only=True)
+                       COLUMNS, first_only=True)
     return _requested(found[0], outcome_time, "time window") if found else None
 
 
@@ -258,43 +173,24 @@ def size_change_before(store: AuditStore, partition: str,
     [found] = read_all(store, CONTROL_PLANE_EVENTS, [_before(clauses, parameters, outcome_time)],
                        ("Sku", "PreviousSku", "Properties", "Previous"))
     for row in found:
-        if row.get("Previous") is not None and is_scaling(_scaling_changes(row)):
+        if _is_size_change(row):
             return entity_text(row, "PreviousSku") or "(unknown)", entity_text(row, "Sku") or "(unknown)"
     return None
 
 
-def _explained(store: AuditStore, row: Mapping[str, Any], redis_partition: str | None) -> HistoryItem:
-    """The row's item; a scaling outcome also says from which size to which and who requested it."""
-    if row.get("Source") is None:  # a RedisCacheEvents row
-        item = redis_item(row)
-        if item.kind != "Redis.Scaling" or redis_partition is None or item.time is None:
-            return item
-        outcome_time = entity_time(row, "OccurredAt") or item.time
-        sizes = size_change_before(store, redis_partition, outcome_time)
-        return _attributed(item, requested_by(store, redis_partition, outcome_time), sizes)
-    item = timeline_item(row)
-    # Only a cache's or store's own properties include a size (children track none: properties.py).
-    scaling = (entity_text(row, "Source") == RESOURCE_NOTIFICATIONS and row.get("Previous") is not None
-               and is_scaling(_scaling_changes(row)))
-    if not scaling or item.time is None:
-        return item
-    sizes = (entity_text(row, "PreviousSku") or "(unknown)", entity_text(row, "Sku") or "(unknown)")
-    item = dataclasses.replace(item, details={**item.details, "scaling": True})
-    return _attributed(item, requested_by(store, str(row["PartitionKey"]), item.time,
-                                          entity_text(row, "CorrelationId")), sizes)
-
-
-def _attributed(item: HistoryItem, requester: RequestedBy | None,
-                sizes: tuple[str, str] | None) -> HistoryItem:
-    what, details = item.what, dict(item.details)
-    if sizes and item.kind == "Redis.Scaling":
+def _attributed(item: TimelineItem, requester: RequestedBy | None,
+                sizes: tuple[str, str] | None) -> TimelineItem:
+    what, shown = item.what, dict(item.details)
+    if sizes:
         what += f": {sizes[0]} → {sizes[1]}"
-        details.update(fromSku=sizes[0], toSku=sizes[1], sizesFrom="Resource Notifications")
+        shown.update(from_sku=sizes[0], to_sku=sizes[1], sizes_from="Resource Notifications")
     if requester is None:
-        return dataclasses.replace(item, what=what, details=details,
-                                   summary=f"{what}; requested by: no matching write recorded")
+        shown["attribution"] = NO_MATCH
+        summary = f"{what}; requested by: {NO_MATCH}"
+        return dataclasses.replace(item, what=what, details=shown, summary=summary)
+    shown["attribution"] = requester.note
     summary = f"{what}; requested by {requester.caller.sentence()} ({requester.note})"
-    return dataclasses.replace(item, what=what, details=details, requested_by=requester, summary=summary,
+    return dataclasses.replace(item, what=what, details=shown, requested_by=requester, summary=summary,
                                who=f"{requester.caller.label()} (inferred)")
 
 
@@ -317,14 +213,13 @@ def _before(clauses: str, parameters: dict[str, Any], time: dt.datetime) -> tupl
     return f"{clauses} and RowKey ge @low and RowKey lt @high", {**parameters, "low": low, "high": high}
 
 
-def _redis_resource_partition(resources: Sequence[Resource]) -> str | None:
-    redis = [r for r in resources if r.resource_type == AZURE_CACHE_FOR_REDIS.type_name]
-    found = control_plane_partitions(redis[:1])
-    return found[0] if found else None
-
-
-def _scaling_changes(row: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    return changes(_json_object(row.get("Previous")) or {}, _json_object(row.get("Properties")) or {})
+def _is_size_change(row: Mapping[str, Any]) -> bool:
+    """A Resource Notifications row whose properties changed size (only a cache's or store's own
+    properties include a size: children track none, properties.py)."""
+    if row.get("Previous") is None:
+        return False
+    before, after = _json_object(row.get("Previous")) or {}, _json_object(row.get("Properties")) or {}
+    return is_scaling(changes(before, after))
 
 
 def _notification_summary(row: Mapping[str, Any], change: str) -> str:
@@ -359,3 +254,9 @@ def _duration(minutes: float) -> str:
     if minutes < 120:
         return f"{round(minutes)} min"
     return f"{minutes / 60:.1f} h"
+
+
+CONTROL_PLANE_SOURCE = Source(
+    kind=KIND, table=CONTROL_PLANE_EVENTS, resource_types=(REDIS_CACHE, APP_CONFIGURATION_STORE),
+    partitions=_partitions, item=change_item, columns=COLUMNS, actions=CHANGES, action_property="Change",
+    status_property="Outcome", explain=explain_change)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from eventaudit.control_plane.caller import MANAGED_IDENTITY_TYPE
 from eventaudit.control_plane.targets import family_of
 from eventaudit.queries.ranges import iso
 from eventaudit.queries.statuses import is_failed
@@ -106,23 +107,81 @@ class KeyState(_Record):
 
 
 @dataclass(frozen=True)
-class TimelineItem(_Record):
-    """One entry of the merged chronology, whatever its source: what the page and the CLI render.
+class Caller(_Record):
+    """Who sent a Resource Manager request: the allow-listed claims and the client IP."""
 
-    `details` holds what is shown on demand (event id, etag, sync token, event type, ...), by name.
+    type: str | None
+    object_id: str | None
+    upn: str | None
+    name: str | None
+    app_id: str | None
+    managed_identity: str | None
+    client_ip: str | None
+
+    def label(self) -> str:
+        """'jane.doe@contoso.com (user)', 'contoso-checkout (managed identity)', '<app id> (service
+        principal)'."""
+        identity = self.managed_identity.rsplit("/", 1)[-1] if self.managed_identity else None
+        who = self.upn or self.name or identity or self.app_id or self.object_id or "unknown caller"
+        kind = _IDENTITY_WORDS.get(self.type or "", self.type)
+        return f"{who} ({kind})" if kind else who
+
+    def sentence(self) -> str:
+        """'jane.doe@contoso.com (user) from 203.0.113.24'."""
+        return f"{self.label()} from {self.client_ip}" if self.client_ip else self.label()
+
+
+_IDENTITY_WORDS = {"User": "user", "ServicePrincipal": "service principal",
+                   MANAGED_IDENTITY_TYPE: "managed identity", "Unknown": "unknown identity type"}
+
+
+@dataclass(frozen=True)
+class RequestedBy(_Record):
+    """The write a scaling outcome is attributed to, and how (an inference)."""
+
+    caller: Caller
+    time: dt.datetime | None
+    operation: str | None
+    correlation_id: str | None
+    event_id: str | None
+    matched_by: str  # "correlation id" or "time window"
+    note: str
+
+
+@dataclass(frozen=True)
+class TimelineItem(_Record):
+    """One recorded event, whatever its source: an entry of the merged timeline and of a cache's or
+    store's history, as the page, the API and the CLI render it.
+
+    `details` holds what is shown on demand (event id, etag, sync token, caller, sizes, ...), by name.
     """
 
     time: dt.datetime | None
-    kind: str  # the source (timeline.SOURCES): redis-operation, key-change, snapshot, unhandled-event
+    kind: str  # the source (timeline.SOURCES): redis-operation, key-change, control-plane, ...
     resource: str | None  # the cache or store name
     resource_type: str | None  # RedisCache, AppConfigurationStore, ...
-    action: str  # the operation or change type: Scaling, Modified, SnapshotCreated, ...
-    subject: str | None  # what in the resource: a key, a snapshot
+    action: str  # the operation or change type: Scaling, Modified, SnapshotCreated, Write, ...
+    subject: str | None  # what in the resource: a key, a snapshot, a child ("databases/default")
     label: str | None
     status: str | None
-    failed: bool
-    summary: str
+    failed: bool  # statuses.is_failed(status): the rule every status filter uses too
+    summary: str  # what happened, and who did it or (inferred) requested it
     details: dict[str, Any] = field(default_factory=dict)
+    what: str = ""  # the summary without the who ("" when built: the summary)
+    who: str | None = None  # the caller; for a scaling outcome, who requested it (inferred)
+    requested_by: RequestedBy | None = None
+
+    def __post_init__(self) -> None:
+        if not self.what:
+            object.__setattr__(self, "what", self.summary)
+
+    @property
+    def client_ip(self) -> str | None:
+        """The caller's (or the inferred requester's) client IP."""
+        if self.requested_by is not None:
+            return self.requested_by.caller.client_ip
+        caller = self.details.get("caller")
+        return caller.get("client_ip") if isinstance(caller, dict) else None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eventaudit.control_plane.targets import AZURE_CACHE_FOR_REDIS
+from eventaudit.queries.control_plane import explain_scaling_completed
 from eventaudit.queries.errors import InvalidQuery
 from eventaudit.queries.models import (
     LastScaling,
@@ -14,13 +16,12 @@ from eventaudit.queries.models import (
     TimelineItem,
     entity_text,
     redis_operation_from,
+    resource_from,
 )
 from eventaudit.queries.ranges import ANY_TIME, TimeRange
 from eventaudit.queries.reader import (
     PartitionQuery,
     check_limit,
-    decode_token,
-    encode_token,
     position_token,
     read_all,
     read_merged,
@@ -31,10 +32,11 @@ from eventaudit.queries.resources import REDIS_CACHE, list_resources, resolve
 from eventaudit.queries.sources import Source, TimelineFilter, details
 from eventaudit.queries.statuses import FAILED, checked_status, is_failed, status_filter
 from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import REDIS_CACHE_EVENTS
+from eventaudit.storage.tables import AUDIT_RESOURCES, REDIS_CACHE_EVENTS
 
 OPERATIONS = ("Scaling", "Patching", "ImportRDB", "ExportRDB")
-REDIS_EVENTS_TYPE = "Microsoft.Cache/Redis"  # the only cache type that publishes the four Redis events
+# The only cache type that publishes the four Redis events (Azure Managed Redis publishes none).
+REDIS_EVENTS_TYPE = AZURE_CACHE_FOR_REDIS.type_name
 _COLUMNS = ("PartitionKey", "RowKey", "CacheName", "Operation", "Status", "EventTime", "OccurredAt",
             "ResourceGroup", "SubscriptionId", "EventId", "EventType", "Topic")
 
@@ -106,15 +108,18 @@ def _conditions(operation: str | None, status: str | None) -> tuple[list[str], d
 
 
 def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None = None) -> Page[LastScaling]:
-    """Each cache (by name) with its latest scaling: one partition read per cache, newest row only."""
+    """Each cache with its latest scaling: one partition read per cache, newest row only.
+
+    Pages follow the caches' AuditResources RowKeys (the lower-cased name; name~hash for Azure Managed
+    Redis), read from the service a page at a time: two caches of one name are two rows, each listed.
+    """
     limit = check_limit(limit)
-    position = decode_token(continuation, "last-scaling", [], ("cache",))
-    after = position["cache"] if position else ""
-    caches = [r for r in list_resources(store, REDIS_CACHE) if r.name.lower() > after]
-    page, more = caches[:limit], len(caches) > limit
+    after = token_position(continuation, "last-scaling", [])
+    rows, last = read_merged(store, PartitionQuery(AUDIT_RESOURCES, [REDIS_CACHE]), limit, after)
+    page = [resource_from(row) for row in rows]
 
     def latest(resource: Resource) -> list:
-        if resource.resource_type != REDIS_EVENTS_TYPE:  # Azure Managed Redis publishes no Redis events
+        if resource.resource_type != REDIS_EVENTS_TYPE:
             return []
         [found] = read_all(store, REDIS_CACHE_EVENTS, [(
             "PartitionKey eq @pk and Operation eq @operation",
@@ -125,13 +130,13 @@ def last_scaling(store: AuditStore, *, limit: int = 50, continuation: str | None
     found = run_bounded(latest, page)
     items = [LastScaling(r.name, r.resource_group, redis_operation_from(rows[0]) if rows else None, r.product)
              for r, rows in zip(page, found, strict=True)]
-    token = encode_token("last-scaling", [], {"cache": page[-1].name.lower()}) if more and page else None
-    return Page(items, token)
+    return Page(items, position_token("last-scaling", [], last))
 
 
 # --- in the merged timeline ------------------------------------------------------------------------
 
-def _timeline_item(entity: Mapping[str, Any]) -> TimelineItem:
+def operation_item(entity: Mapping[str, Any]) -> TimelineItem:
+    """One RedisCacheEvents row as an item; reads nothing else."""
     operation = redis_operation_from(entity)
     return TimelineItem(
         time=operation.event_time, kind="redis-operation", resource=operation.cache,
@@ -144,11 +149,13 @@ def _timeline_item(entity: Mapping[str, Any]) -> TimelineItem:
                         resource_id=entity_text(entity, "Topic")))
 
 
-def _cache_partitions(cache: str | None, _: TimelineFilter) -> list[str]:
-    return [keys.cache_partition(cache or "")]
+def _cache_partitions(cache: Resource | None, _: TimelineFilter) -> list[str]:
+    if cache is None or cache.resource_type != REDIS_EVENTS_TYPE:
+        return []  # Azure Managed Redis publishes no Redis events: its history is control-plane only
+    return [keys.cache_partition(cache.name)]
 
 
 OPERATION_SOURCE = Source(
-    kind="redis-operation", table=REDIS_CACHE_EVENTS, resource_type=REDIS_CACHE,
-    partitions=_cache_partitions, item=_timeline_item, columns=_COLUMNS, actions=OPERATIONS,
-    action_property="Operation", status_property="Status")
+    kind="redis-operation", table=REDIS_CACHE_EVENTS, resource_types=(REDIS_CACHE,),
+    partitions=_cache_partitions, item=operation_item, columns=_COLUMNS, actions=OPERATIONS,
+    action_property="Operation", status_property="Status", explain=explain_scaling_completed)

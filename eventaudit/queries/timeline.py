@@ -5,9 +5,11 @@ source (sources.Source) in SOURCES becomes one PartitionQuery over the partition
 asked for (all recorded ones by default), the filters the source can answer become clauses the service
 applies, and reader.merge interleaves them by (RowKey, table, PartitionKey), i.e. by event time. A
 filter a source has nothing for (a label on a Redis operation, a status on a key change) leaves that
-source out, and the answer says which sources were read and which were left out, and why.
+source out, and the answer says which sources were read and which were left out, and why. A source's
+explain() then adds what only more reading tells (who requested a scaling) to the rare rows it is for.
 
-To add a source (say, control-plane changes), define a Source next to its questions and list it here.
+A cache's or store's history (history.py) is the same read, of the sources of its kind, restricted to
+the resources of that name. To add a source, define a Source next to its questions and list it here.
 """
 
 from __future__ import annotations
@@ -16,18 +18,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventaudit.queries.appconfig import KEY_CHANGE_SOURCE, SNAPSHOT_SOURCE, check_text
+from eventaudit.queries.control_plane import CONTROL_PLANE_SOURCE
 from eventaudit.queries.errors import InvalidQuery, UnknownResource
 from eventaudit.queries.models import Page, Resource, TimelineItem
 from eventaudit.queries.ranges import ANY_TIME, TimeRange
-from eventaudit.queries.reader import PartitionQuery, check_limit, merge, position_token, token_position
+from eventaudit.queries.reader import (
+    Entity,
+    PartitionQuery,
+    check_limit,
+    merge,
+    position_token,
+    run_bounded,
+    token_position,
+)
 from eventaudit.queries.redis import OPERATION_SOURCE
-from eventaudit.queries.resources import list_resources, lookup
+from eventaudit.queries.resources import find_all, list_resources
 from eventaudit.queries.sources import Source, TimelineFilter
 from eventaudit.queries.statuses import checked_status, status_filter
 from eventaudit.queries.unhandled import UNHANDLED_SOURCE
 from eventaudit.storage import AuditStore
 
-SOURCES: tuple[Source, ...] = (OPERATION_SOURCE, KEY_CHANGE_SOURCE, SNAPSHOT_SOURCE, UNHANDLED_SOURCE)
+SOURCES: tuple[Source, ...] = (OPERATION_SOURCE, KEY_CHANGE_SOURCE, SNAPSHOT_SOURCE, CONTROL_PLANE_SOURCE,
+                               UNHANDLED_SOURCE)
+# A resource's recorded rows per AuditResources kind: every cache of a name (both generations), ...
+Named = dict[str, list[Resource]]
 MAX_RESOURCES = 50  # names in one resource filter
 QUESTION = "timeline"
 
@@ -38,7 +52,7 @@ def all_actions(sources: Sequence[Source] = SOURCES) -> list[str]:
 
 
 def resource_types(sources: Sequence[Source] = SOURCES) -> list[str]:
-    return list(dict.fromkeys(source.resource_type for source in sources if source.resource_type))
+    return list(dict.fromkeys(kind for source in sources for kind in source.resource_types))
 
 
 def known_resources(store: AuditStore, sources: Sequence[Source] = SOURCES) -> list[Resource]:
@@ -52,16 +66,22 @@ def timeline(store: AuditStore, *, resources: Sequence[str] | None = None,
              time_range: TimeRange = ANY_TIME, limit: int = 50, continuation: str | None = None,
              sources: Sequence[Source] = SOURCES) -> Page[TimelineItem]:
     """Everything recorded in the window across the resources asked for (all by default), newest first."""
-    limit = check_limit(limit)
     wanted = TimelineFilter(time_range=time_range, resources=_names(resources),
                             actions=_actions(actions, sources), label=check_text("label", label),
                             key=check_text("key", key) or None, status=checked_status(status))
+    named = _named_resources(store, wanted.resources, sources)
+    return read(store, wanted, named, sources, limit=limit, continuation=continuation)
+
+
+def read(store: AuditStore, wanted: TimelineFilter, named: Named, sources: Sequence[Source], *,
+         limit: int, continuation: str | None, question: str = QUESTION) -> Page[TimelineItem]:
+    """The items of `sources` for `wanted` in the partitions of the `named` resources, newest first."""
+    limit = check_limit(limit)
     identity = [sorted(name.lower() for name in wanted.resources), sorted(wanted.actions), wanted.label,
                 wanted.key, wanted.status, [source.kind for source in sources]]
-    after = token_position(continuation, QUESTION, identity)
-    named = _named_resources(store, wanted.resources, sources)
+    after = token_position(continuation, question, identity)
     queries: list[PartitionQuery] = []
-    read: list[Source] = []
+    read_from: list[Source] = []
     skipped: dict[str, str] = {}
     for source in sources:
         query, reason = _plan(source, wanted, named)
@@ -70,15 +90,28 @@ def timeline(store: AuditStore, *, resources: Sequence[str] | None = None,
                 skipped[source.kind] = reason
             continue
         queries.append(query)
-        read.append(source)
+        read_from.append(source)
     hits, last = merge(store, queries, limit, after)
-    items = [read[hit.query].item(hit.entity) for hit in hits]
-    return Page(items, position_token(QUESTION, identity, last),
-                {"sources": [source.kind for source in read], "skipped": skipped})
+    items = _items(store, [(read_from[hit.query], hit.entity) for hit in hits])
+    return Page(items, position_token(question, identity, last),
+                {"sources": [source.kind for source in read_from], "skipped": skipped})
 
 
-def _plan(source: Source, wanted: TimelineFilter,
-          named: dict[str, list[str]]) -> tuple[PartitionQuery | None, str]:
+def _items(store: AuditStore, rows: list[tuple[Source, Entity]]) -> list[TimelineItem]:
+    """Each row as its source's item, explained where the source reads more (8 at once)."""
+    items = [source.item(row) for source, row in rows]
+    todo = [n for n, (source, _) in enumerate(rows) if source.explain is not None]
+
+    def explain(n: int) -> TimelineItem:
+        source, row = rows[n]
+        return source.explain(store, row, items[n])  # type: ignore[misc]
+
+    for n, item in zip(todo, run_bounded(explain, todo), strict=True):
+        items[n] = item
+    return items
+
+
+def _plan(source: Source, wanted: TimelineFilter, named: Named) -> tuple[PartitionQuery | None, str]:
     """The source's query for this filter, or None and why a filter left it out ("" when it simply has
     nothing to read: no resource of its type named, or ever recorded)."""
     clauses: list[str] = []
@@ -116,31 +149,30 @@ def _plan(source: Source, wanted: TimelineFilter,
                           tuple(source.columns), keep), ""
 
 
-def _partitions(source: Source, wanted: TimelineFilter, named: dict[str, list[str]]) -> list[str] | None:
-    if source.resource_type is None:
+def _partitions(source: Source, wanted: TimelineFilter, named: Named) -> list[str] | None:
+    if not source.resource_types:
         if wanted.resources:
             return []  # a source of no resource holds nothing of the resources named
         found = source.partitions(None, wanted)
         return None if found is None else list(found)
-    return sorted({partition for name in named.get(source.resource_type, [])
-                   for partition in source.partitions(name, wanted)})
+    return sorted({partition for kind in source.resource_types for resource in named.get(kind, [])
+                   for partition in source.partitions(resource, wanted)})
 
 
-def _named_resources(store: AuditStore, names: Sequence[str],
-                     sources: Sequence[Source]) -> dict[str, list[str]]:
-    """The recorded names per resource type: those asked for, or every recorded one."""
+def _named_resources(store: AuditStore, names: Sequence[str], sources: Sequence[Source]) -> Named:
+    """The recorded resources per kind: every one of each name asked for (a cache of each generation
+    may share a name; a cache and a store too), or every recorded one."""
     types = resource_types(sources)
     if not names:
-        return {kind: [resource.name for resource in list_resources(store, kind)] for kind in types}
-    by_type: dict[str, list[str]] = {kind: [] for kind in types}
+        return {kind: list_resources(store, kind) for kind in types}
+    by_type: Named = {kind: [] for kind in types}
     for name in names:
-        found = [(kind, lookup(store, kind, name)) for kind in types]
-        if not any(resource for _, resource in found):
+        found = {kind: find_all(store, kind, name) for kind in types}
+        if not any(found.values()):
             known = sorted({resource.name for resource in known_resources(store, sources)}, key=str.lower)
-            raise UnknownResource(None, name, known)
-        for kind, resource in found:
-            if resource is not None:
-                by_type[kind].append(resource.name)
+            raise UnknownResource(types[0] if len(types) == 1 else None, name, known)
+        for kind, resources in found.items():
+            by_type[kind] += resources
     return by_type
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from eventaudit.queries.models import TimelineItem, entity_text, entity_time
+from eventaudit.queries.models import Resource, TimelineItem, entity_text, entity_time
 from eventaudit.queries.sources import Source, TimelineFilter, details
 from eventaudit.storage import keys
 from eventaudit.storage.tables import UNHANDLED_EVENTS
@@ -22,7 +22,7 @@ _COLUMNS = ("PartitionKey", "RowKey", "EventId", "EventType", "EventTime", "Topi
             "EventParts", "PartOf")
 
 
-def _partitions(_: str | None, wanted: TimelineFilter) -> list[str] | None:
+def _partitions(_: Resource | None, wanted: TimelineFilter) -> list[str] | None:
     window = wanted.time_range
     if window.since is None:
         return None
@@ -48,6 +48,6 @@ def _item(entity: Mapping[str, Any]) -> TimelineItem:
 
 
 UNHANDLED_SOURCE = Source(
-    kind="unhandled-event", table=UNHANDLED_EVENTS, resource_type=None, partitions=_partitions, item=_item,
+    kind="unhandled-event", table=UNHANDLED_EVENTS, resource_types=(), partitions=_partitions, item=_item,
     columns=_COLUMNS, keep=lambda entity: entity.get("PartOf") is None,  # a large event's later rows
     why_skipped=f"read only for a window (since/until) of at most {MAX_DAYS} days")

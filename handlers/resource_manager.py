@@ -89,7 +89,7 @@ def record_resource_notification(event: Envelope, store: AuditStore, *, change: 
     target.register(store)
     row_key = store.append_event(CONTROL_PLANE_EVENTS, target.partition, event, present(properties),
                                  mode=UpdateMode.MERGE)
-    link_neighbours(store, target, row_key, found, event.time)
+    link_neighbours(store, target, event, row_key, found)
     apply_state(store, target, event, change, found)
 
 

@@ -42,6 +42,10 @@ GOLDEN = {
     "control_plane_partition": "contoso-sessions-c80e686d",
     "regional_resource_row_key": "contoso-amr~2eccddd9",
     "state_row_key": "6983b123e0c0027676cfa5c619b41101db8d5261752b01adba47d444bd864516",
+    "chain_row_key_newest_first": "6983b123e0c0027676cfa5c619b41101db8d5261752b01adba47d444bd864516-n-"
+                                  "2516069444968765439-0123456789abcdef0123456789abcdef",
+    "chain_row_key_oldest_first": "6983b123e0c0027676cfa5c619b41101db8d5261752b01adba47d444bd864516-o-"
+                                  "0639309531031234560-fedcba9876543210fedcba9876543210",
     "revision_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15",
     "pending_capture_row_key": "b11e5d38b0a92ee7c27a6fb13947b688357de31d0f20a6357be5f2427084ab15-d",
 }
@@ -74,6 +78,8 @@ print(json.dumps({
     "control_plane_partition": keys.control_plane_partition("Contoso-Sessions", SESSIONS),
     "regional_resource_row_key": keys.regional_resource_row_key("Contoso-AMR", AMR),
     "state_row_key": keys.state_row_key(AMR + "/databases/default"),
+    "chain_row_key_newest_first": keys.chain_row_key(AMR + "/databases/default", "n", t, identity),
+    "chain_row_key_oldest_first": keys.chain_row_key(AMR + "/databases/default", "o", t, identity),
     "revision_row_key": keys.revision_row_key("Checkout:Timeout", "Production", "FnUExLaj2moIi4tJX9AXn9sakm0"),
     "pending_capture_row_key": keys.pending_capture_row_key("Checkout:Timeout", "Production",
                                                             "FnUExLaj2moIi4tJX9AXn9sakm0", "Deleted"),

@@ -10,12 +10,14 @@ import random
 
 import pytest
 
+from eventaudit.control_plane import previous
 from eventaudit.control_plane.caller import caller_from, identity_type
 from eventaudit.events import from_trigger
 from eventaudit.resource_ids import fold_case
 from eventaudit.storage import keys
 from eventaudit.storage.tables import (
     AUDIT_RESOURCES,
+    CONTROL_PLANE_CHAIN,
     CONTROL_PLANE_EVENTS,
     CONTROL_PLANE_STATE,
     UNHANDLED_EVENTS,
@@ -352,7 +354,7 @@ def test_the_previous_state_is_the_one_before_in_event_time_whatever_the_arrival
     # When the history arrives in every order of a sample of permutations, with redeliveries
     orders = list(itertools.permutations(history))
     for seed, order in enumerate(random.Random(5).sample(orders, 6) + [tuple(history[::-1])]):
-        for table in (CONTROL_PLANE_EVENTS, CONTROL_PLANE_STATE):
+        for table in (CONTROL_PLANE_EVENTS, CONTROL_PLANE_STATE, CONTROL_PLANE_CHAIN):
             for row in rows(store, table):
                 store.table(table).delete_entity(row["PartitionKey"], row["RowKey"])
         deliveries = list(order) + random.Random(seed).sample(history, 2)
@@ -457,13 +459,90 @@ def test_a_redelivery_never_blanks_the_link_a_reader_may_be_reading(store, send,
     send(b10)
     # When b10 is delivered again: between rewriting its row and linking it again, what do readers see?
     seen = []
-    original = type(store).neighbours
+    original = previous.neighbours
+    row_key = by_event_id(store)[b10["id"]]["RowKey"]
 
-    def look_first(self, table, partition, row_key, *args):
-        seen.append(self.table(table).get_entity(partition, row_key).get("PreviousSku"))
-        return original(self, table, partition, row_key, *args)
+    def look_first(store, target, *args):
+        seen.append(store.table(CONTROL_PLANE_EVENTS).get_entity(target.partition, row_key).get("PreviousSku"))
+        return original(store, target, *args)
 
-    monkeypatch.setattr(type(store), "neighbours", look_first)
+    monkeypatch.setattr(previous, "neighbours", look_first)
     send(b10)
     # Then the row kept its link all along (the row is merged, not replaced)
     assert seen == ["Balanced_B5"]
+
+
+# --- cost of recording a notification ---------------------------------------------------------------
+
+def test_the_chain_orders_are_the_events_order_and_its_exact_reverse_ties_included():
+    # Given events at few distinct times (so many ties), identities as the app makes them
+    rng = random.Random(3)
+    base = dt.datetime(2026, 11, 22, 7, tzinfo=UTC)
+    events = [(base + dt.timedelta(microseconds=rng.choice([0, 1, 10, 3_600_000_000])),
+               f"{rng.getrandbits(128):032x}") for _ in range(300)]
+    target = fold_case(AMR)
+
+    def order(key) -> list:
+        return sorted(events, key=key)
+
+    # Then newest first is the events partition's order, and oldest first exactly its reverse
+    by_events = order(lambda e: keys.event_row_key(*e))
+    assert order(lambda e: keys.chain_row_key(target, keys.NEWEST_FIRST, *e)) == by_events
+    assert order(lambda e: keys.chain_row_key(target, keys.OLDEST_FIRST, *e)) == by_events[::-1]
+    # And each order's keys lie under its own prefix, which no other order's or target's key shares
+    for chain_order in (keys.NEWEST_FIRST, keys.OLDEST_FIRST):
+        prefix = keys.chain_prefix(target, chain_order)
+        assert all(keys.chain_row_key(target, chain_order, *e).startswith(prefix) for e in events)
+    assert len({keys.chain_prefix(t, o) for t in (target, target + "/databases/default")
+                for o in (keys.NEWEST_FIRST, keys.OLDEST_FIRST)}) == 4
+
+
+def list_keys_action(time: str) -> dict:
+    """ResourceActionSuccess: a client lists the keys of contoso-amr's database (frequent, by nature)."""
+    event = sample("control-plane-cloudevents", "3f7b1d95-8e2a-4c6f-9d4b-1a5c8e2f6d09")
+    return event | {"id": f"listkeys-{next(_ids)}", "time": time}
+
+
+@pytest.fixture
+def counted(azurite, table_prefix, app_env):
+    """A store on the test's tables whose every request (and the rows each query returned) is logged."""
+    from benchmarks.counting import RequestLog, counting_store
+
+    log = RequestLog()
+    return counting_store(azurite.connection_string, table_prefix, log), log
+
+
+def test_recording_a_notification_costs_the_same_whatever_the_history_of_its_partition(store, counted):
+    from eventaudit.ingest import Outcome, ingest
+
+    counting, log = counted
+
+    def record(event: dict) -> list:
+        mark = len(log)
+        assert ingest(from_trigger(decode(event)), counting) is Outcome.RECORDED
+        return log.since(mark)
+
+    # Given a cache with a day of history: 40 notifications and 160 listKeys actions after 07:00
+    b5 = notification(AMR, "2026-11-22T07:00:00Z", sku={"name": "Balanced_B5"})
+    newer = [notification(AMR, f"2026-11-22T{8 + n // 4:02d}:{n % 4 * 15:02d}:00Z",
+                          sku={"name": f"Balanced_B{10 + n}"}) for n in range(40)]
+    actions = [list_keys_action(f"2026-11-22T{8 + n // 16:02d}:{n % 16 * 3:02d}:30Z") for n in range(160)]
+    ingest_at_once([counting], [b5, *newer, *actions])
+    # When a notification from 07:30 arrives late, and the next one in order
+    b7 = notification(AMR, "2026-11-22T07:30:00Z", sku={"name": "Balanced_B7"})
+    late_id = b7["id"]
+    late = record(b7)
+    in_order = record(notification(AMR, "2026-11-22T19:00:00Z", sku={"name": "Balanced_B99"}))
+    # Then each costs what it costs on an empty partition: the row, the chain's two rows (one batch), two
+    # one-row queries, each link made (read, merge), the state (read; replace if it is the latest).
+    # Table Storage reads every row of a query's RowKey range, filter or not; a range of the events
+    # partition would cross the listKeys rows, so only the chain (every row in range an answer) is queried.
+    chain = store.table_name(CONTROL_PLANE_CHAIN)
+    for requests, expected in ((late, 9), (in_order, 8)):
+        queries = [r for r in requests if r.method == "GET" and r.row is None]
+        assert (len(requests), [(q.table, q.rows) for q in queries]) == (
+            expected, [(chain, 1), (chain, 1 if requests is late else 0)]), requests
+    # And the late one sits between its neighbours
+    found = by_event_id(store)
+    assert [found[late_id].get("PreviousSku"), found[newer[0]["id"]].get("PreviousSku")] == [
+        "Balanced_B5", "Balanced_B7"]

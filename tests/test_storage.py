@@ -118,7 +118,7 @@ def test_unreachable_storage_raises_through_the_trigger(monkeypatch, table_prefi
 def test_table_names_are_the_contract():
     assert ALL_TABLES == ("RedisCacheEvents", "AppConfigurationEvents", "AppConfigurationKeys",
                           "UnhandledEvents", "AuditResources", "ControlPlaneEvents", "ControlPlaneState",
-                          "AppConfigurationRevisions", "AppConfigurationCaptures")
+                          "AppConfigurationRevisions", "AppConfigurationCaptures", "ControlPlaneChain")
 
 
 def test_an_event_without_a_time_is_kept_in_the_undated_partition(store, send):

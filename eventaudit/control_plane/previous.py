@@ -6,13 +6,18 @@ state as its past) but linked to its neighbour in the resource's partition, whic
 changes newest first:
 
 1. The event's row is written first (MERGE, so a redelivery keeps what others linked to it).
-2. Then its next older row of the same resource (or child) becomes its `Previous`, and it becomes
-   the `Previous` of its next newer row - each only if no closer row is linked already, decided on
-   the row's ETag (AuditStore.update_if), so concurrent writers converge.
+2. Then its two chain rows (ControlPlaneChain, one batch): the resource's (or child's) notifications
+   in both time orders, so each neighbour is the first chain row after the event's own key - one row
+   read, where a query of the events partition would read every row between the event and its
+   neighbour (Table Storage reads all rows of a RowKey range whatever the filter, listKeys and all).
+3. Then its next older row becomes its `Previous`, and it becomes the `Previous` of its next newer
+   row - each only if no closer row is linked already, decided on the row's ETag
+   (AuditStore.update_if), so concurrent writers converge.
 
-Why this ends right: of two events written at once, at least one writes its row before the other
-reads its neighbours (each writes, then reads), so every adjacent pair is linked by one of them, and
-a link is only ever replaced by a closer one. Redeliveries rewrite the same row and link again.
+Why this ends right: of two events written at once, at least one writes its chain rows before the
+other reads its neighbours (each writes, then reads), so every adjacent pair is linked by one of them,
+and a link is only ever replaced by a closer one. A chain row is written after its event's row, so
+the row it names exists. Redeliveries rewrite the same rows and link again.
 
 The latest known properties of each resource (and child) are also kept in ControlPlaneState,
 latest event wins, as AppConfigurationKeys keeps a key's state.
@@ -20,6 +25,7 @@ latest event wins, as AppConfigurationKeys keeps a key's state.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -30,23 +36,41 @@ from eventaudit.control_plane.properties import Properties, changes, describe, s
 from eventaudit.control_plane.targets import Target
 from eventaudit.events import Envelope
 from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import CONTROL_PLANE_EVENTS, CONTROL_PLANE_STATE
+from eventaudit.storage.tables import CONTROL_PLANE_CHAIN, CONTROL_PLANE_EVENTS, CONTROL_PLANE_STATE
 
 RESOURCE_NOTIFICATIONS = "ResourceNotifications"
-_NEIGHBOUR = "Source eq @source and SubResource eq @below"
-_COLUMNS = ["RowKey", "EventTime", "Properties"]
+_COLUMNS = ["EventRowKey", "EventTime", "Properties"]
 
 
-def link_neighbours(store: AuditStore, target: Target, row_key: str, properties: Properties,
-                    event_time: Any) -> None:
+def link_neighbours(store: AuditStore, target: Target, event: Envelope, row_key: str,
+                    properties: Properties) -> None:
     """Make the row's `Previous` its next older row, and the row the `Previous` of its next newer one."""
-    older, newer = store.neighbours(CONTROL_PLANE_EVENTS, target.partition, row_key, _NEIGHBOUR,
-                                    {"source": RESOURCE_NOTIFICATIONS, "below": target.below}, _COLUMNS)
+    if event.time is None:  # ingest refuses undated events before any handler runs
+        raise ValueError("a chain row needs the event time")
+    time = event.time
+    columns = {"PartitionKey": target.partition, "EventRowKey": row_key, "EventTime": time,
+               "Properties": json.dumps(properties, ensure_ascii=False)}
+    store.upsert(CONTROL_PLANE_CHAIN, *(
+        {**columns, "RowKey": keys.chain_row_key(target.target_key, order, time, event.identity)}
+        for order in (keys.NEWEST_FIRST, keys.OLDEST_FIRST)))
+    older, newer = neighbours(store, target, time, event.identity)
     if older is not None:
-        _link(store, target.partition, row_key, older["RowKey"], older.get("EventTime"),
+        _link(store, target.partition, row_key, older["EventRowKey"], older.get("EventTime"),
               _loads(older.get("Properties")))
     if newer is not None:
-        _link(store, target.partition, newer["RowKey"], row_key, event_time, properties)
+        _link(store, target.partition, newer["EventRowKey"], row_key, time, properties)
+
+
+def neighbours(store: AuditStore, target: Target, time: dt.datetime, identity: str) -> tuple[Any, Any]:
+    """The chain rows of the target's notifications right before and right after an event (its time and
+    identity): in each order, the first row after the event's own, of that order. One row read each."""
+    def first_after(order: str) -> Any:
+        # "~" sorts after the digits, a-f and "-" that chain keys hold: the end of this order's rows.
+        start = keys.chain_row_key(target.target_key, order, time, identity)
+        end = keys.chain_prefix(target.target_key, order) + "~"
+        return store.first_between(CONTROL_PLANE_CHAIN, target.partition, start, end, _COLUMNS)
+
+    return first_after(keys.NEWEST_FIRST), first_after(keys.OLDEST_FIRST)
 
 
 def _link(store: AuditStore, partition: str, row_key: str, previous_row: str, previous_time: Any,

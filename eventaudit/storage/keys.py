@@ -10,7 +10,9 @@
   (key, label), since keys may hold characters and lengths that Table keys refuse.
 - Control-plane events of a resource (cache or store) share one partition: its lower-cased name and
   a hash of its resource id, since Azure Managed Redis names are not globally unique and a cache of
-  each generation may share a name. Its state rows (per resource and child) use the same partition.
+  each generation may share a name. Its state rows (per resource and child) use the same partition,
+  and so do its chain rows: each Resource Notification of a resource or child twice, newest first and
+  oldest first, so either neighbour of an event is the first row after a key (one row read).
 - Revision rows (values) and pending captures live in the key's shard partition too, keyed by a hash
   of (key, label, etag): one row per revision, whoever writes it first.
 """
@@ -24,6 +26,9 @@ import json
 from eventaudit.timestamps import inverted_ticks, ticks
 
 SHARDS = 16
+NEWEST_FIRST, OLDEST_FIRST = "n", "o"
+# Reverses the order of same-length lower-case hex strings (event identities) character by character.
+_HEX_COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
 SNAPSHOT_PARTITION_SUFFIX = "snapshots"
 UNDATED = "undated"
 
@@ -92,6 +97,27 @@ def regional_resource_row_key(name: str, resource_key: str) -> str:
 def state_row_key(target_key: str) -> str:
     """RowKey of the state of a resource or of one of its children (lower-cased id)."""
     return hashlib.sha256(target_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def chain_row_key(target_key: str, order: str, time: dt.datetime, identity: str) -> str:
+    """RowKey of an event in the chain of its resource or child (lower-cased id), in `order`.
+
+    NEWEST_FIRST: "<state row key>-n-<event row key>", the order of ControlPlaneEvents. OLDEST_FIRST:
+    "<state row key>-o-<ticks>-<identity, each hex digit complemented>", exactly the reverse order,
+    ties included (identities are 32 lower-case hex digits).
+    """
+    if order == NEWEST_FIRST:
+        event = event_row_key(time, identity)
+    elif order == OLDEST_FIRST:
+        event = f"{ticks(time):019d}-{identity.translate(_HEX_COMPLEMENT)}"
+    else:
+        raise ValueError(f"chain order {order!r} is neither {NEWEST_FIRST!r} nor {OLDEST_FIRST!r}")
+    return f"{chain_prefix(target_key, order)}{event}"
+
+
+def chain_prefix(target_key: str, order: str) -> str:
+    """What every chain RowKey of one resource or child in one order starts with."""
+    return f"{state_row_key(target_key)}-{order}-"
 
 
 def revision_row_key(key: str, label: str, etag: str) -> str:

@@ -193,9 +193,10 @@ class AuditStore:
             raise PermanentStorageError(f"event of {len(text)} characters is too large to record")
         self._upsert(UNHANDLED_EVENTS, [main, *parts])
 
-    def upsert(self, table: str, entity: dict[str, Any]) -> None:
-        """Insert or replace one entity (checked against Table Storage's limits first)."""
-        self._upsert(table, [entity])
+    def upsert(self, table: str, *entities: dict[str, Any]) -> None:
+        """Insert or replace entities of one partition, all or none (checked against Table Storage's
+        limits first; several are one batch transaction)."""
+        self._upsert(table, list(entities))
 
     def call(self, table: str, operation: Callable[[TableClient], T]) -> T:
         """Run one operation on a table (created on first use), with the app's error translation."""
@@ -203,31 +204,19 @@ class AuditStore:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def neighbours(self, table: str, partition: str, row_key: str, clauses: str, parameters: dict[str, Any],
-                   select: list[str]) -> tuple[Any, Any]:
-        """The rows of `partition` matching `clauses` right after and right before `row_key`.
+    def first_between(self, table: str, partition: str, after: str, before: str, select: list[str]) -> Any:
+        """The first row of `partition` whose RowKey lies strictly between `after` and `before`, or None.
 
-        With event RowKeys (inverted time) that is the next older and the next newer event. Table
-        Storage returns rows in ascending RowKey order only: the older one is the first row after,
-        the newer one the last row before (all rows before it are read: they are few, since a row
-        is written when its event arrives).
+        No filter but the keys, and $top=1: Table Storage reads one row of the range, however many
+        rows lie beyond it.
         """
-        base = {**parameters, "pk": partition, "rk": row_key}
-
-        def older(client: TableClient) -> Any:
-            query = client.query_entities(f"PartitionKey eq @pk and RowKey gt @rk and {clauses}",
-                                          parameters=base, select=select, results_per_page=1)
+        def first(client: TableClient) -> Any:
+            query = client.query_entities("PartitionKey eq @pk and RowKey gt @after and RowKey lt @before",
+                                          parameters={"pk": partition, "after": after, "before": before},
+                                          select=select, results_per_page=1)
             return next(iter(query), None)
 
-        def newer(client: TableClient) -> Any:
-            query = client.query_entities(f"PartitionKey eq @pk and RowKey lt @rk and {clauses}",
-                                          parameters=base, select=select)
-            last = None
-            for last in query:  # noqa: B007  (the loop keeps the last row)
-                pass
-            return last
-
-        return self._call(table, older), self._call(table, newer)
+        return self._call(table, first)
 
     # --- reads used by tools and tests ----------------------------------------------------
 

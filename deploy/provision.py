@@ -329,8 +329,11 @@ def summary(o: Options, report: list[str], dry_run: bool) -> str:
     prefix_env = f" AUDIT_TABLE_PREFIX={prefix}" if prefix else ""
     done = "\n".join(f"  - {line}" for line in report) or "  nothing: everything was already in place"
     if o.api_auth == "entra":
+        registration = o.entra_client_id or repr(signin.registration_name(o.name))
         sign_in = f"""Sign in to the page (Microsoft Entra ID): https://{o.name}.azurewebsites.net/.auth/login/aad
-Scripts send a token: az account get-access-token --resource api://<client id> --query accessToken"""
+Only users and groups assigned to app registration {registration} can sign in, nobody
+until you assign them (docs/deploy.md, "Sign-in for the page and the API"). Scripts send a token from:
+  az account get-access-token --resource api://<client id> --query accessToken --output tsv"""
     else:
         sign_in = "The page and the API take the function key (header x-functions-key; never in a URL)."
     return f"""

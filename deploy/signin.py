@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from typing import Any
 
 from deploy.az import Az, DeployError, get, lookup, placeholder
 
 AUTH_API_VERSION = "2020-12-01"
+# The Azure CLI's own client id (azure/cli/core/auth/constants.py AZURE_CLI_CLIENT_ID), which scripts
+# use to get a token for the API (`az account get-access-token --resource api://<client id>`).
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+SCOPE = "user_impersonation"
 
 
 def registration_name(app_name: str) -> str:
@@ -111,11 +116,75 @@ def registration(az: Az, app_name: str, host: str, client_id: str | None, report
     if update:
         az.change("ad", "app", "update", "--id", client, *update)
         report.append(f"set {identifier} and the sign-in redirect on app registration {client}")
+    # What create made, when a dry run cannot read it back.
+    made = {"requestedAccessTokenVersion": 2} if created else {}
+    expose_api(az, lookup(found, "api") or made, client, report)
     # Users sign in through the registration's service principal (enterprise application).
-    if az.read("ad", "sp", "show", "--id", client) is None:
-        az.change("ad", "sp", "create", "--id", client)
+    principal = az.read("ad", "sp", "show", "--id", client)
+    if principal is None:
+        principal = az.change("ad", "sp", "create", "--id", client)
         report.append(f"created the service principal of app registration {client}")
+    require_assignment(az, principal, client, report)
     return client
+
+
+def require_assignment(az: Az, principal: Any, client: str, report: list[str]) -> None:
+    """Only users and groups assigned to the app may sign in or get a token for it: without this, anyone
+    in the tenant, guests included, could read the whole audit log. Graph servicePrincipal
+    appRoleAssignmentRequired: "whether users or other service principals need to be granted an app role
+    assignment for this service principal before users can sign in or apps can get tokens" (default false).
+    `az ad sp update` is a generic update (role commands.py): update_service_principal starts from an empty
+    body, --set adds the property (its value parsed as JSON: a boolean), patch_service_principal PATCHes."""
+    if lookup(principal, "appRoleAssignmentRequired") is True:
+        return
+    az.change("ad", "sp", "update", "--id", client, "--set", "appRoleAssignmentRequired=true")
+    report.append(f"required an assignment to app registration {client} to sign in (assign users or groups: "
+                  "docs/deploy.md)")
+
+
+def scope_id(client: str) -> str:
+    """The id of the scope the scripts add: derived from the client id, so every run proposes the same."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"api://{client}/{SCOPE}"))
+
+
+def expose_api(az: Az, api: dict[str, Any], client: str, report: list[str]) -> None:
+    """A delegated scope (user_impersonation) for the API, and the Azure CLI pre-authorized for it, so
+    `az account get-access-token --resource api://<client id>` needs no consent ("Users aren't required
+    to consent to any preauthorized application (for the permissions specified)": Graph
+    preAuthorizedApplication resource).
+
+    Sent as the whole `api` object (az ad app update --set api=<JSON>: a generic update whose body starts
+    empty, role custom.py update_application, PATCHed by patch_application), other scopes and settings as
+    they are: Graph refuses to drop or change an enabled scope ("cannot be deleted or updated unless
+    disabled first", msgraph-sdk-dotnet#1888). Two PATCHes: Graph does not recognise a scope id in
+    preAuthorizedApplications that the same request defines (microsoft-graph-docs#20177)."""
+    scopes = [dict(scope) for scope in api.get("oauth2PermissionScopes") or []]
+    ours = next((scope for scope in scopes if scope.get("value") == SCOPE), None)
+    if ours is None or ours.get("isEnabled") is not True:
+        if ours is None:
+            ours = {
+                "id": scope_id(client), "value": SCOPE, "type": "User",
+                "adminConsentDisplayName": "Read the audit log",
+                "adminConsentDescription": "Read the audit log through its HTTP API as the signed-in user.",
+                "userConsentDisplayName": "Read the audit log",
+                "userConsentDescription": "Read the audit log through its HTTP API as you.",
+            }
+            scopes.append(ours)
+        ours["isEnabled"] = True  # a disabled scope may be changed (#1888)
+        api = {**api, "oauth2PermissionScopes": scopes}
+        az.change("ad", "app", "update", "--id", client, "--set", "api=" + json.dumps(api))
+        report.append(f"exposed the scope api://{client}/{SCOPE} on app registration {client}")
+    clients = [dict(item) for item in api.get("preAuthorizedApplications") or []]
+    cli = next((item for item in clients if item.get("appId") == AZURE_CLI_CLIENT_ID), None)
+    if cli is not None and ours["id"] in (cli.get("delegatedPermissionIds") or []):
+        return
+    if cli is None:
+        clients.append({"appId": AZURE_CLI_CLIENT_ID, "delegatedPermissionIds": [ours["id"]]})
+    else:
+        cli["delegatedPermissionIds"] = [*(cli.get("delegatedPermissionIds") or []), ours["id"]]
+    api = {**api, "preAuthorizedApplications": clients}
+    az.change("ad", "app", "update", "--id", client, "--set", "api=" + json.dumps(api))
+    report.append(f"pre-authorized the Azure CLI for api://{client}/{SCOPE} (scripts need no consent)")
 
 
 def get_list(value: Any, path: str) -> list[Any]:

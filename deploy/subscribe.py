@@ -351,6 +351,7 @@ def summary(report: list[str], args: argparse.Namespace, dry_run: bool, settings
 
 Events Event Grid gives up on land in container {container} of {account}, under {folder}/<y>/<m>/<d>/<h>/.
 Fetch and replay them (idempotent: events already recorded are not recorded twice):
+  mkdir -p ./deadletter
   az storage blob download-batch --account-name {account} --auth-mode login \\
       --source {container} --destination ./deadletter --pattern '{folder}/*'
   AUDIT_STORAGE__tableServiceUri={tables}{prefix_env} \\

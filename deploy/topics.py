@@ -36,27 +36,28 @@ ARM_EVENT_TYPES = tuple(
     for operation in ("Write", "Delete", "Action")
     for outcome in ("Success", "Failure", "Cancel")
 )
-# The resource types this audit log is about (BRIEF, lane 15).
+# The resource types this audit log is about (BRIEF, lane 15), as the handler reads them
+# (eventaudit/control_plane/targets.py FAMILIES): each with everything below it.
 AUDITED_RESOURCE_TYPES = (
     "Microsoft.Cache/Redis",
     "Microsoft.Cache/redisEnterprise",
-    "Microsoft.Cache/redisEnterprise/databases",
     "Microsoft.AppConfiguration/configurationStores",
 )
-# ARM events name the operation "<type>/write", "<type>/delete", "<type>/<action>/action" (also on
-# sub-resources such as redisEnterprise/databases); string filters compare without case. The slash
-# keeps Microsoft.Cache/Redis/ from matching Microsoft.Cache/redisEnterprise/.
-OPERATION_FILTER = (
-    "data.operationName",
-    "StringBeginsWith",
-    (
-        "Microsoft.Cache/Redis/",
-        "Microsoft.Cache/redisEnterprise/",
-        "Microsoft.AppConfiguration/configurationStores/",
-    ),
-)
-# Resource Notifications carry the resource type in data.resourceInfo.type (event-schema-resources).
-RESOURCE_TYPE_FILTER = ("data.resourceInfo.type", "StringIn", AUDITED_RESOURCE_TYPES)
+# A resource of type T, its children (redisEnterprise/databases, configurationStores/replicas) and the
+# extension resources on it (.../providers/Microsoft.Authorization/roleAssignments/<id>, locks,
+# Microsoft.Insights/diagnosticSettings) all have ids containing "/providers/T/". Filtering on the id,
+# not on the operation name, keeps those extension writes, whose operationName is the extension's own
+# ("Microsoft.Authorization/roleAssignments/write"). Event Grid compares strings without case
+# (event-filtering.md, "All string comparisons aren't case-sensitive"); the slash after the type keeps
+# "/providers/Microsoft.Cache/Redis/" from matching ".../Microsoft.Cache/redisEnterprise/...".
+AUDITED_ID_PARTS = tuple(f"/providers/{resource_type}/" for resource_type in AUDITED_RESOURCE_TYPES)
+# The changed resource's id: data.resourceUri in Resource Manager events (event-schema-resource-groups,
+# -subscriptions: "The URI of the resource in the operation", in Write, Delete and Action events alike),
+# data.resourceInfo.id in Resource Notifications (event-schema-resources, CreatedOrUpdated and Deleted).
+# These are the fields the handler reads (handlers/resource_manager.py). A missing key does not match
+# (event-filtering.md), so such an event is not delivered.
+ARM_RESOURCE_FILTER = ("data.resourceUri", "StringContains", AUDITED_ID_PARTS)
+NOTIFICATIONS_RESOURCE_FILTER = ("data.resourceInfo.id", "StringContains", AUDITED_ID_PARTS)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,10 @@ APP_CONFIGURATION_TOPIC = TopicType(
     suffix="appconfig-events",
 )
 RESOURCE_GROUP_TOPIC = TopicType(
-    "Microsoft.Resources.ResourceGroups", ARM_EVENT_TYPES, (OPERATION_FILTER,), suffix="arm-events"
+    "Microsoft.Resources.ResourceGroups", ARM_EVENT_TYPES, (ARM_RESOURCE_FILTER,), suffix="arm-events"
 )
 SUBSCRIPTION_TOPIC = TopicType(
-    "Microsoft.Resources.Subscriptions", ARM_EVENT_TYPES, (OPERATION_FILTER,), suffix="arm-events"
+    "Microsoft.Resources.Subscriptions", ARM_EVENT_TYPES, (ARM_RESOURCE_FILTER,), suffix="arm-events"
 )
 NOTIFICATIONS_TOPIC = TopicType(
     "Microsoft.ResourceNotifications.Resources",
@@ -105,7 +106,7 @@ NOTIFICATIONS_TOPIC = TopicType(
         "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated",
         "Microsoft.ResourceNotifications.Resources.Deleted",
     ),
-    (RESOURCE_TYPE_FILTER,),
+    (NOTIFICATIONS_RESOURCE_FILTER,),
     via_rest=True,
     suffix="resource-notifications",
 )

@@ -57,11 +57,9 @@ class AuthPolicy:
             return 500, {"error": self.problem, "retryable": False}
         if self.mode == KEY:
             return None  # auth level FUNCTION: the host has checked the function key already
-        if os.environ.get(AUTH_ENABLED_SETTING, "").strip().lower() != "true":
-            problem = (f"{API_AUTH_SETTING} is entra, but App Service Authentication is not enabled for "
-                       f"this app ({AUTH_ENABLED_SETTING} is not True), so nothing vouches for a caller: "
-                       f"enable it (deploy.provision --api-auth entra) or set {API_AUTH_SETTING}=key")
-            return 500, {"error": problem, "retryable": False}
+        seen = os.environ.get(AUTH_ENABLED_SETTING)
+        if (seen or "").strip().lower() != "true":
+            return 500, {"error": auth_disabled_problem(seen), "retryable": False}
         principal = (req.headers.get(PRINCIPAL_ID_HEADER) or "").strip()
         if not principal:
             return 401, {"error": "sign in with Microsoft Entra ID first (scripts: send an Entra token as "
@@ -69,6 +67,19 @@ class AuthPolicy:
         logger.info("Audit API %s read by %s (%s)", req.url.split("?", 1)[0],
                     (req.headers.get(PRINCIPAL_NAME_HEADER) or "").strip()[:200], principal[:100])
         return None
+
+
+def auth_disabled_problem(seen: str | None) -> str:
+    """Why "entra" refuses everything without the platform's marker, and exactly what to check."""
+    value = "not set" if seen is None else f"{seen.strip()[:20]!r}"
+    return (f"{API_AUTH_SETTING} is entra, but App Service Authentication is not enabled for this app as "
+            f"far as it can tell: {AUTH_ENABLED_SETTING} is {value} in its environment (App Service sets "
+            "it to True when the feature is on), so X-MS-CLIENT-PRINCIPAL headers may come from the caller "
+            "and no request is answered. Check: az rest --method get --url <function app resource id>"
+            "/config/authsettingsV2/list?api-version=2020-12-01 --query properties.platform.enabled must "
+            "print true (python -m deploy.provision --api-auth entra turns it on), then restart the app. "
+            "If it prints true and this persists, the platform does not tell the app (docs/deploy.md, "
+            f"'verified only on paper'): set {API_AUTH_SETTING}=key to use function keys instead.")
 
 
 def index_time_policy(env: dict[str, str] | None = None) -> AuthPolicy:

@@ -81,7 +81,13 @@ def test_entra_mode_refuses_everything_when_easy_auth_is_off(recorded, entra, mo
     monkeypatch.delenv(auth.AUTH_ENABLED_SETTING)
     response = call("/api/events", headers=SIGNED_IN)
     assert response.status_code == 500
-    assert "App Service Authentication is not enabled" in body(response)["error"]
+    problem = body(response)["error"]
+    assert "App Service Authentication is not enabled" in problem and "WEBSITE_AUTH_ENABLED is not set" in problem
+    # It says what to check, and the way out
+    assert "/config/authsettingsV2/list?api-version=2020-12-01 --query properties.platform.enabled" in problem
+    assert "AUDIT_API_AUTH=key" in problem
+    monkeypatch.setenv(auth.AUTH_ENABLED_SETTING, "False")
+    assert "WEBSITE_AUTH_ENABLED is 'False'" in body(call("/api/events", headers=SIGNED_IN))["error"]
 
 
 def test_the_page_is_served_without_key_or_sign_in_in_either_mode(entra):

@@ -72,10 +72,11 @@ def test_the_subscribe_examples_plan_identity_dead_lettering_grants_and_filters(
     assert any("'Storage Blob Data Contributor'" in line and "/blobServices/default/containers/audit-deadletter" in line
                for line in lines if line.startswith("az role assignment create"))
     notifications = [line for line in lines if line.startswith("az rest --method put")]
-    assert len(notifications) == 1 and '"key": "data.resourceInfo.type"' in notifications[0]
+    assert len(notifications) == 1 and '"key": "data.resourceInfo.id"' in notifications[0]
     assert '"deadLetterWithResourceIdentity"' in notifications[0]
     control = [c for c in creates if "Microsoft.Resources.ResourceWriteSuccess" in c]
-    assert control and all("--advanced-filter data.operationName StringBeginsWith Microsoft.Cache/Redis/" in c
-                           for c in control)
+    assert control and all("--advanced-filter data.resourceUri StringContains /providers/Microsoft.Cache/Redis/ "
+                           "/providers/Microsoft.Cache/redisEnterprise/ /providers/Microsoft.AppConfiguration/"
+                           "configurationStores/" in c for c in control)
     if "--appconfig" in argv:
         assert any("'App Configuration Data Reader'" in line for line in lines if "role assignment create" in line)

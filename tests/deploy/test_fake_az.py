@@ -220,3 +220,47 @@ def test_app_registrations_are_found_by_prefix_and_create_patches_a_namesake(fak
     assert other_uri.returncode == 1 and "verified domain" in other_uri.stderr
     missing = az("ad", "sp", "show", "--id", "00000000-0000-0000-0000-00000000beef")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+SCOPE = {"id": "0b5c4c39-5f0e-4f61-9d6a-6f2e7d1c8a41", "value": "user_impersonation", "type": "User", "isEnabled": True,
+         "adminConsentDisplayName": "Access", "adminConsentDescription": "Access"}
+CLI = {"appId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "delegatedPermissionIds": [SCOPE["id"]]}
+
+
+def set_api(app_id: str, api: dict) -> subprocess.CompletedProcess[str]:
+    return az("ad", "app", "update", "--id", app_id, "--set", "api=" + json.dumps(api))
+
+
+def test_graph_takes_a_pre_authorization_only_for_a_scope_that_already_exists(fake_az):
+    """microsoft-graph-docs#20177 (message as in msgraph-sdk-dotnet#2044): the scope first, then the
+    pre-authorization, in two PATCHes; az's generic update parses the --set value as JSON."""
+    app = ok("ad", "app", "create", "--display-name", "audit log")
+    both = set_api(app["appId"], {"oauth2PermissionScopes": [SCOPE], "preAuthorizedApplications": [CLI]})
+    assert both.returncode == 1 and "cannot be found in the AppPermissions sets" in both.stderr
+    ok("ad", "app", "update", "--id", app["appId"], "--set", "api=" + json.dumps({"oauth2PermissionScopes": [SCOPE]}))
+    ok("ad", "app", "update", "--id", app["appId"], "--set",
+       "api=" + json.dumps({"oauth2PermissionScopes": [SCOPE], "preAuthorizedApplications": [CLI]}))
+    assert ok("ad", "app", "show", "--id", app["appId"])["api"]["preAuthorizedApplications"] == [CLI]
+
+
+def test_graph_refuses_to_drop_or_change_an_enabled_scope(fake_az):
+    """msgraph-sdk-dotnet#1888: "cannot be deleted or updated unless disabled first"."""
+    app = ok("ad", "app", "create", "--display-name", "audit log")
+    ok("ad", "app", "update", "--id", app["appId"], "--set", "api=" + json.dumps({"oauth2PermissionScopes": [SCOPE]}))
+    for api in ({"oauth2PermissionScopes": []}, {"oauth2PermissionScopes": [{**SCOPE, "type": "Admin"}]}):
+        refused = set_api(app["appId"], api)
+        assert refused.returncode == 1 and "unless disabled first" in refused.stderr
+    ok("ad", "app", "update", "--id", app["appId"], "--set",
+       "api=" + json.dumps({"oauth2PermissionScopes": [{**SCOPE, "isEnabled": False}]}))
+    ok("ad", "app", "update", "--id", app["appId"], "--set", "api=" + json.dumps({"oauth2PermissionScopes": []}))
+
+
+def test_a_service_principal_lets_anyone_in_until_assignment_is_required(fake_az):
+    """Graph servicePrincipal appRoleAssignmentRequired: false by default, a Boolean; `--set` parses
+    "true" as JSON (core commands/arm.py set_properties), another word stays a string and is refused."""
+    app = ok("ad", "app", "create", "--display-name", "audit log")
+    assert ok("ad", "sp", "create", "--id", app["appId"])["appRoleAssignmentRequired"] is False
+    refused = az("ad", "sp", "update", "--id", app["appId"], "--set", "appRoleAssignmentRequired=yes")
+    assert refused.returncode == 1 and "appRoleAssignmentRequired" in refused.stderr
+    ok("ad", "sp", "update", "--id", app["appId"], "--set", "appRoleAssignmentRequired=true")
+    assert ok("ad", "sp", "show", "--id", app["appId"])["appRoleAssignmentRequired"] is True

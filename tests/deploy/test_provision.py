@@ -265,3 +265,81 @@ def test_dependency_isolation_is_set_only_for_the_classic_worker(fake_az, python
     existing_container()
     assert run([*PROVISION_BASE, "--skip-deploy", "--python-version", python]) == 0
     assert settings(fake_az).get("PYTHON_ISOLATE_WORKER_DEPENDENCIES") == isolated
+
+
+def test_only_users_assigned_to_the_app_may_sign_in(fake_az, capsys):
+    """Stand-in az (security): the service principal requires an app role assignment, so a tenant member
+    or guest who is not assigned can neither sign in nor get a token; the dry run shows the step."""
+    assert run([*PROVISION_BASE, "--skip-deploy", "--dry-run"]) == 0
+    assert "az ad sp update --id '<client id of app registration audit-log-4711 audit log>' --set " \
+           "appRoleAssignmentRequired=true" in capsys.readouterr().out
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    (principal,) = fake_az.state["sps"]
+    assert principal["appRoleAssignmentRequired"] is True
+    assert "required an assignment to app registration" in capsys.readouterr().out
+
+
+def test_an_existing_registrations_service_principal_is_brought_to_require_assignment(fake_az):
+    """Stand-in az: --entra-client-id with an enterprise application that lets anyone in."""
+    made = json.loads(subprocess.run(["az", "ad", "app", "create", "--display-name", "team sso", "--output", "json"],
+                                     capture_output=True, text=True, check=True).stdout)
+    subprocess.run(["az", "ad", "sp", "create", "--id", made["appId"]], capture_output=True, check=True)
+    fake_az.forget_calls()
+    assert run([*PROVISION_BASE, "--skip-deploy", "--entra-client-id", made["appId"]]) == 0
+    assert [call for call in fake_az.changes if call[:3] == ["ad", "sp", "update"]] == [
+        ["ad", "sp", "update", "--id", made["appId"], "--set", "appRoleAssignmentRequired=true"]]
+    assert fake_az.state["sps"][0]["appRoleAssignmentRequired"] is True
+
+
+AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+
+def api_updates(fake_az) -> list[dict]:
+    """The `api` objects provision sent with `az ad app update --set api=...`, in order."""
+    return [json.loads(call[call.index("--set") + 1].removeprefix("api="))
+            for call in fake_az.changes if call[:3] == ["ad", "app", "update"] and "--set" in call]
+
+
+def test_scripts_get_a_token_from_the_azure_cli_without_consent(fake_az):
+    """Stand-in az (item 4): a user_impersonation scope, and the Azure CLI pre-authorized for it, in two
+    PATCHes (Graph does not accept a pre-authorization of a scope the same request defines); the access
+    token version (2) is kept."""
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0
+    (registration,) = fake_az.state["apps"]
+    api = registration["api"]
+    (scope,) = api["oauth2PermissionScopes"]
+    assert (scope["value"], scope["isEnabled"], scope["type"]) == ("user_impersonation", True, "User")
+    assert api["preAuthorizedApplications"] == [{"appId": AZURE_CLI, "delegatedPermissionIds": [scope["id"]]}]
+    assert api["requestedAccessTokenVersion"] == 2
+    first, second = api_updates(fake_az)
+    assert first["preAuthorizedApplications"] == [] and second["preAuthorizedApplications"]
+    assert run([*PROVISION_BASE, "--skip-deploy"]) == 0 and len(api_updates(fake_az)) == 2  # nothing more
+
+
+THEIR_IMPERSONATION = {"id": "11111111-1111-1111-1111-111111111111", "value": "user_impersonation", "type": "Admin",
+                       "isEnabled": True, "adminConsentDisplayName": "Access", "adminConsentDescription": "Access"}
+THEIR_REPORTS = {"id": "22222222-2222-2222-2222-222222222222", "value": "Reports.Read", "type": "User",
+                 "isEnabled": True, "adminConsentDisplayName": "Reports", "adminConsentDescription": "Reports"}
+
+
+@pytest.mark.parametrize("theirs", [[THEIR_IMPERSONATION, THEIR_REPORTS], [THEIR_REPORTS]],
+                         ids=["with user_impersonation", "without"])
+def test_an_existing_registrations_scopes_are_kept_and_its_own_user_impersonation_reused(fake_az, theirs):
+    """Stand-in az: --entra-client-id with scopes of its own: none is dropped or changed (Graph refuses
+    that for enabled scopes); its own user_impersonation keeps its id and is the one pre-authorized."""
+    made = json.loads(subprocess.run(["az", "ad", "app", "create", "--display-name", "team sso", "--output", "json"],
+                                     capture_output=True, text=True, check=True).stdout)
+    other_client = {"appId": "33333333-3333-3333-3333-333333333333", "delegatedPermissionIds": [THEIR_REPORTS["id"]]}
+    state = fake_az.state
+    state["apps"][0]["api"].update(oauth2PermissionScopes=theirs, preAuthorizedApplications=[other_client],
+                                   requestedAccessTokenVersion=2)
+    fake_az.save(state)
+    assert run([*PROVISION_BASE, "--skip-deploy", "--entra-client-id", made["appId"]]) == 0
+    api = fake_az.state["apps"][0]["api"]
+    assert api["oauth2PermissionScopes"][:len(theirs)] == theirs
+    (impersonation,) = [scope for scope in api["oauth2PermissionScopes"] if scope["value"] == "user_impersonation"]
+    assert (impersonation["id"] == THEIR_IMPERSONATION["id"]) == (THEIR_IMPERSONATION in theirs)
+    assert api["preAuthorizedApplications"] == [
+        other_client, {"appId": AZURE_CLI, "delegatedPermissionIds": [impersonation["id"]]}]
+    # Only what was missing: a scope (if there was none) and the pre-authorization
+    assert len(api_updates(fake_az)) == (1 if THEIR_IMPERSONATION in theirs else 2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shlex
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import pytest
 
 from deploy import provision, subscribe, teardown
 from deploy.az import run_main
+from eventaudit import auth
 from tests.deploy import fake_az as fake_module
 from tests.deploy.scenarios import AMR_ID, PROVISION, SUBSCRIBE, TEARDOWN, UNSUBSCRIBE, owned_sources
 
@@ -103,9 +105,9 @@ CONTROLS = [
 ]
 
 
-def run_batch(az: Path, commands: list[list[str]], config_dir: Path) -> list[dict]:
+def run_batch(az: Path, commands: list[list[str]], config_dir: Path, cwd: Path | None = None) -> list[dict]:
     """The real az's answers to many commands, from one process of its own Python (az_batch.py)."""
-    completed = subprocess.run([str(az.parent / "python"), str(BATCH)], input=json.dumps(commands),
+    completed = subprocess.run([str(az.parent / "python"), str(BATCH)], input=json.dumps(commands), cwd=cwd,
                                capture_output=True, text=True, env=az_env(config_dir), timeout=3600, check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
     answers = [json.loads(line) for line in completed.stdout.splitlines()]
@@ -147,3 +149,74 @@ def test_every_command_the_scripts_emit_is_accepted_by_the_real_az(real_az, fake
     ]
     print(f"{len(distinct)} distinct az commands ({len(kinds)} kinds) checked through the real az")
     assert not failures, f"{len(failures)} of {len(distinct)} commands refused by the real az:\n" + "\n".join(failures)
+
+
+# Real az's generic update, on the body the Graph update commands start from (role custom.py
+# update_application / update_service_principal with no other options), with each --set of the scripts.
+GENERIC_UPDATE = """
+import json, sys
+from azure.cli.command_modules.role.custom import update_application, update_service_principal
+from azure.cli.core.commands.arm import set_properties
+for command, expression in json.load(sys.stdin):
+    start = update_application if command == "app" else update_service_principal
+    body = start(instance={"id": "x", "api": {"requestedAccessTokenVersion": 2}})
+    set_properties(body, expression, False)
+    print(json.dumps(body))
+"""
+
+
+def test_set_expressions_become_the_graph_body_the_scripts_mean(real_az, fake_az, tmp_path):
+    """Real az code: `az ad app update --set api=<JSON>` PATCHes {"api": <that JSON, parsed>} and
+    `az ad sp update --set appRoleAssignmentRequired=true` PATCHes the boolean, nothing else, as the
+    stand-in assumes (its generic_set)."""
+    assert run_main(provision.main, PROVISION[0]) == 0
+    sets = [(call[1], call[call.index("--set") + 1]) for call in fake_az.calls if "--set" in call]
+    assert [command for command, _ in sets] == ["app", "app", "sp"]
+    done = subprocess.run([str(real_az.parent / "python"), "-c", GENERIC_UPDATE], input=json.dumps(sets),
+                          capture_output=True, text=True, env=az_env(tmp_path), timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    bodies = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = [{key: json.loads(value)} for key, value in (expression.split("=", 1) for _, expression in sets)]
+    assert bodies == expected
+    assert bodies[2] == {"appRoleAssignmentRequired": True}
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+APP = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/audit-rg/providers/Microsoft.Web/sites/a"
+
+
+def shell_lines(text: str) -> list[str]:
+    """The lines of shell text, continuations joined."""
+    return [line.strip() for line in re.sub(r"\\\n\s*", " ", text).splitlines()]
+
+
+def told_lines(capsys) -> list[str]:
+    """What a user is told to type: docs/deploy.md's code blocks, the summaries of the scripts' dry runs
+    and the 500 of `entra` mode (eventaudit/auth.py), with an app id for its placeholder."""
+    blocks = re.findall(r"```(?:bash)?\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
+    capsys.readouterr()
+    assert run_main(provision.main, [*PROVISION[0], "--dry-run"]) == 0
+    assert run_main(subscribe.main, [*SUBSCRIBE[0], "--dry-run"]) == 0
+    summaries = [part.split("\n\n", 1)[1] for part in capsys.readouterr().out.split("Planned (dry run")[1:]]
+    told = re.search(r"(az rest .*?--query \S+)", auth.auth_disabled_problem(None)).group(1)
+    return [line for text in [*blocks, *summaries] for line in shell_lines(text)] + [
+        told.replace("<function app resource id>", APP)]
+
+
+def test_every_az_command_a_user_is_told_to_run_is_accepted_by_the_real_az(real_az, capsys, tmp_path):
+    """Real az parsing and validating, before the login, the commands the docs, the scripts' summaries and
+    the app's messages give (assigning users, checking sign-in, fetching dead letters, ...), run where
+    the directories they `mkdir` first exist."""
+    lines = told_lines(capsys)
+    work = tmp_path / "work"
+    for line in lines:
+        if line.startswith("mkdir -p "):
+            (work / shlex.split(line, comments=True)[2]).mkdir(parents=True, exist_ok=True)
+    # A <placeholder> is the user's to fill in: an id here (to a shell it would be a redirection).
+    commands = [shlex.split(re.sub(r"<[^<>]+>", "00000000-0000-0000-0000-0000000000cc", line), comments=True)[1:]
+                for line in lines if line.startswith("az ")]
+    assert len(commands) >= 10 and any("appRoleAssignedTo" in " ".join(c) for c in commands)
+    answers = run_batch(real_az, commands, tmp_path, cwd=work)
+    refused = [(shlex.join(c), a["code"], a["stderr"][-300:]) for c, a in zip(commands, answers, strict=True)
+               if not (a["code"] == 1 and LOGIN_NEEDED in a["stderr"])]
+    assert refused == []

@@ -101,16 +101,15 @@ def test_azure_managed_redis_is_covered_through_the_control_plane_with_filters(a
     assert run(CONTROL_PLANE) == 0, capsys.readouterr().err
     arm = subscription(azure, GROUP_ID, "Microsoft.Resources.ResourceGroups")
     assert arm["filter"]["includedEventTypes"] == ARM_TYPES
-    assert arm["filter"]["advancedFilters"] == [{"key": "data.operationName", "operatorType": "StringBeginsWith",
-                                                 "values": ["Microsoft.Cache/Redis/", "Microsoft.Cache/redisEnterprise/",
-                                                            "Microsoft.AppConfiguration/configurationStores/"]}]
+    parts = ["/providers/Microsoft.Cache/Redis/", "/providers/Microsoft.Cache/redisEnterprise/",
+             "/providers/Microsoft.AppConfiguration/configurationStores/"]
+    assert arm["filter"]["advancedFilters"] == [{"key": "data.resourceUri", "operatorType": "StringContains",
+                                                 "values": parts}]
     notifications = subscription(azure, f"/subscriptions/{SUB}", "Microsoft.ResourceNotifications.Resources")
     assert notifications["filter"]["includedEventTypes"] == [
         "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated", "Microsoft.ResourceNotifications.Resources.Deleted"]
-    assert notifications["filter"]["advancedFilters"] == [{"key": "data.resourceInfo.type", "operatorType": "StringIn",
-                                                           "values": ["Microsoft.Cache/Redis", "Microsoft.Cache/redisEnterprise",
-                                                                      "Microsoft.Cache/redisEnterprise/databases",
-                                                                      "Microsoft.AppConfiguration/configurationStores"]}]
+    assert notifications["filter"]["advancedFilters"] == [{"key": "data.resourceInfo.id",
+                                                           "operatorType": "StringContains", "values": parts}]
     assert notifications["deadLetterWithResourceIdentity"]["identity"]["type"] == "SystemAssigned"
     topic = topics_of(azure)[(f"/subscriptions/{SUB}".lower(), "Microsoft.ResourceNotifications.Resources")]
     assert topic["location"] == "global" and "/resourceGroups/audit-rg/" in topic["id"]
@@ -121,7 +120,7 @@ def test_the_subscription_topic_and_a_group_by_id(azure):
             "--subscription-events", SUB]
     assert run(argv) == 0
     made = subscription(azure, f"/subscriptions/{SUB}", "Microsoft.Resources.Subscriptions")
-    assert made["filter"]["advancedFilters"][0]["key"] == "data.operationName"
+    assert made["filter"]["advancedFilters"][0]["key"] == "data.resourceUri"
     assert subscription(azure, GROUP_ID, "Microsoft.Resources.ResourceGroups")
 
 
@@ -155,6 +154,35 @@ def test_other_settings_are_updated_in_place_and_the_report_says_what_changed(az
     assert "retryPolicy.maxDeliveryAttempts: 30 -> 10" in out and "destination.maxEventsPerBatch: 1 -> 50" in out
     made = subscription(azure, REDIS_ID, "Microsoft.Cache.Redis")
     assert (made["destination"]["maxEventsPerBatch"], made["destination"]["preferredBatchSizeInKilobytes"]) == (50, 256)
+
+
+def test_the_earlier_operation_name_filters_are_replaced_by_the_resource_filters(azure, capsys):
+    """Stand-in az: subscriptions made with the earlier filters (data.operationName, which dropped role
+    assignments, locks and diagnostic settings; data.resourceInfo.type StringIn, which dropped children)
+    are brought to the current ones in place, and the summary names the change."""
+    argv = ["--function-app", APP_ID, "--deadletter-account", ACCOUNT_ID, "--resource-group-events", GROUP_ID,
+            "--resource-notifications", SUB]
+    assert run(argv) == 0
+    state = azure.state
+    earlier = {"microsoft.resources.resourcegroups": {"key": "data.operationName", "operatorType": "StringBeginsWith",
+                                                      "values": ["Microsoft.Cache/Redis/"]},
+               "microsoft.resourcenotifications.resources": {"key": "data.resourceInfo.type",
+                                                             "operatorType": "StringIn",
+                                                             "values": ["Microsoft.Cache/Redis"]}}
+    for topic in state["resources"].values():
+        if topic.get("type") == "Microsoft.EventGrid/systemTopics":
+            made = state["event_subscriptions"][topic["id"].lower()]["audit-log"]
+            made["filter"]["advancedFilters"] = [earlier[topic["topicType"].lower()]]
+    azure.save(state)
+    capsys.readouterr()
+    azure.forget_calls()
+    assert run(argv) == 0
+    assert verbs(azure.changes) == ["eventgrid event-subscription create", "rest"]
+    assert capsys.readouterr().out.count("filter.advancedFilters: ") == 2
+    assert subscription(azure, GROUP_ID, "Microsoft.Resources.ResourceGroups")["filter"]["advancedFilters"][0][
+        "key"] == "data.resourceUri"
+    assert subscription(azure, f"/subscriptions/{SUB}", "Microsoft.ResourceNotifications.Resources")["filter"][
+        "advancedFilters"][0]["key"] == "data.resourceInfo.id"
 
 
 def test_a_subscription_made_by_the_old_script_moves_to_identity_dead_lettering(azure, capsys):

@@ -26,7 +26,6 @@ from eventaudit.storage import AuditStore
 # transaction (100 rows) rather than a few rows per page.
 BUFFER_ROWS = 1600
 MAX_WAITS = 20  # 429s in a row before giving up (each waited out)
-RESOURCE_KIND = "AppConfigurationStore"
 
 
 @dataclass
@@ -120,10 +119,10 @@ def _register(store: AuditStore, store_name: str, resource_id: str | None) -> No
     from azure.core.exceptions import ResourceNotFoundError
 
     from eventaudit.resource_ids import parse_resource_id
-    from eventaudit.storage.tables import AUDIT_RESOURCES
+    from eventaudit.storage.tables import APP_CONFIGURATION_STORE, AUDIT_RESOURCES
 
     try:
-        store.call(AUDIT_RESOURCES, lambda c: c.get_entity(RESOURCE_KIND, store_name.lower()))
+        store.call(AUDIT_RESOURCES, lambda c: c.get_entity(APP_CONFIGURATION_STORE, store_name.lower()))
         return  # known already, with what its events said
     except ResourceNotFoundError:
         pass
@@ -133,7 +132,7 @@ def _register(store: AuditStore, store_name: str, resource_id: str | None) -> No
         )
     else:
         resource = ResourceId("", "", "Microsoft.AppConfiguration", "configurationStores", store_name)
-    store.register_resource(RESOURCE_KIND, resource, resource_id)
+    store.register_resource(APP_CONFIGURATION_STORE, resource, resource_id)
 
 
 def _count(store: AuditStore, store_name: str, sent: int) -> None:

@@ -8,8 +8,11 @@ UNHANDLED_EVENTS = "UnhandledEvents"
 # and the latest known properties of each resource and child.
 CONTROL_PLANE_EVENTS = "ControlPlaneEvents"
 CONTROL_PLANE_STATE = "ControlPlaneState"
-# One row per cache or store ever seen, so readers can list them without scanning.
+# One row per cache or store ever seen, so readers can list them without scanning; its partitions are
+# the kinds of resource.
 AUDIT_RESOURCES = "AuditResources"
+REDIS_CACHE = "RedisCache"  # Azure Cache for Redis and Azure Managed Redis caches
+APP_CONFIGURATION_STORE = "AppConfigurationStore"
 
 # App Configuration values: one row per key-value revision; the captures still to make, and each
 # store's capture state (budget, throttling, problems).

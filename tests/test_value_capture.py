@@ -411,3 +411,24 @@ def test_a_backfill_stopped_by_its_request_limit_keeps_what_it_read_and_goes_on_
     second = backfill(values_env, settings, "contoso", client_for(settings, "contoso"))
     assert (second.written, second.existing, second.stopped) == (50, 100, None)
     assert read_state(values_env, "contoso").used == 3  # the backfill's requests count against the budget
+
+
+def test_a_missing_revision_younger_than_any_default_retention_is_retried_then_not_found(values_env, standin):
+    # Every tier keeps revisions at least 7 days by default (Free, Developer; 30 on Standard, Premium).
+    # Here the store was configured to keep 1 day, so a 2-day-old revision is gone: the app cannot know
+    # that, so it looks again and finally reports NotFound, not "no longer retained".
+    standin.retention = dt.timedelta(days=1)
+    changes = Changes(standin)
+    changes.set("k", "old")
+    [old_event] = changes.events()
+    standin.backdate(dt.timedelta(days=2))
+    changes.set("k", "new")
+    changes.events()
+    old_event["eventTime"] = (NOW() - dt.timedelta(days=2)).isoformat()
+    deliver(old_event)
+    for attempt in range(1, capture_module.MAX_ATTEMPTS):
+        capture(values_env)
+        assert pending(values_env)[0]["Attempts"] == attempt and not revisions(values_env)
+    capture(values_env)
+    [row] = revisions(values_env)
+    assert row["Status"] == "NotFound" and not pending(values_env)

@@ -12,11 +12,14 @@ pending work, within that store's daily request budget and never before a 429's 
    pages when more than 100 are needed (a bulk import).
 
 Every revision found becomes a row (eventaudit.appconfig.records); the pending row goes once its
-value (and, for a modification, the value before) is recorded. A revision the store no longer
-lists is recorded as such: "not retained" when its event is older than a day (the store's
-retention has passed), "not found" after a few passes otherwise. Nothing is dropped silently: what
-cannot be read now (budget spent, 429, no role, unreachable) stays pending, is shown to readers and
-logged, and is retried on a later pass; the problem of a store is logged once, when it starts.
+value (and, for a modification, the value before) is recorded. A revision the store does not list
+is recorded as such: "not retained" when its event is older than the shortest retention any tier
+keeps by default (7 days, Free and Developer), "not found" after a few passes otherwise (a younger
+revision should still be listed: its absence is unexplained, so it is retried, then reported). A
+change still pending after AUDIT_APPCONFIG_RETENTION_DAYS is "not retained" without asking.
+Nothing is dropped silently: what cannot be read now (budget spent, 429, no role, unreachable) stays
+pending, is shown to readers and logged, and is retried on a later pass; the problem of a store is
+logged once, when it starts.
 """
 
 from __future__ import annotations
@@ -52,9 +55,11 @@ MAX_PENDING_PER_PASS = 50_000
 # Revisions are matched to events by etag; an event is published right after its change, so its
 # revision is no older than the event time less this slack (clock skew, publishing delay).
 EVENT_SLACK = dt.timedelta(minutes=10)
-# A revision not found although its event is younger than this is looked for again (at most
-# MAX_ATTEMPTS passes); an older one has outlived the store's retention.
-RETAINED_AT_LEAST = dt.timedelta(days=1)
+# Every store keeps revisions at least this long by default: 7 days on Free and Developer, 30 on
+# Standard and Premium (ARM defaultKeyValueRevisionRetentionPeriodInSeconds: 604800 for Free, 2592000
+# for Standard and Premium). A revision not listed although its event is younger is looked for again
+# (MAX_ATTEMPTS passes), then reported NotFound; an older one has outlived the store's retention.
+RETAINED_AT_LEAST = dt.timedelta(days=7)
 MAX_ATTEMPTS = 3
 SNAPSHOT_ABOVE = 100  # more values-before than this: read the store's key-values at once
 PASS_SECONDS = 240  # stay well inside the Functions timeout (host.json: 5 minutes)

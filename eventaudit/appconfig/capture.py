@@ -199,13 +199,14 @@ class Search:
         store_name: str,
         previous: Callable[[PendingCapture], Revision | None],
     ) -> None:
-        self._values_before(client, meter, store_name, self._scan_values(client, meter, store_name))
+        awaiting = [(revision, self.oldest_seen) for revision in self._scan_values(client, meter, store_name)]
         for item in self.items:
-            if item.stage == BEFORE_STAGE:  # its value was recorded on an earlier pass, by another scan:
-                revision = previous(item)  # it gets an instant of its own
+            if item.stage == BEFORE_STAGE:  # its value was recorded on an earlier pass, by another scan
+                revision = _found_earlier(item) or previous(item)
                 if revision is not None:
                     self.found[(*item.kv, item.etag)] = revision
-                    self._values_before(client, meter, store_name, [revision])
+                    awaiting.append((revision, item.scanned_from))
+        self._values_before(client, meter, store_name, awaiting)
 
     def _scan_values(self, client: Any, meter: Meter, store_name: str) -> list[Revision]:
         """Step 1; returns the found revisions whose value before is still unknown."""
@@ -254,36 +255,68 @@ class Search:
             self.oldest_seen is not None and item.event_time - EVENT_SLACK > self.oldest_seen
         )
 
-    def _values_before(self, client: Any, meter: Meter, store_name: str, awaiting: list[Revision]) -> None:
-        """Step 2: each key-value as it was just before its found revision."""
-        if not awaiting:
-            return
-        if len(awaiting) > SNAPSHOT_ABOVE:
-            groups = [awaiting]
+    def _values_before(
+        self,
+        client: Any,
+        meter: Meter,
+        store_name: str,
+        awaiting: list[tuple[Revision, dt.datetime | None]],
+    ) -> None:
+        """Step 2: each key-value as it was just before its found revision.
+
+        `awaiting` pairs each revision with the time from which a scan listed every revision of its
+        key-value (None: unknown). No revision of the key-value lies between that time and its own, so
+        any instant in between shows the value before it. Revisions whose intervals share an instant
+        are served together: one request for five keys, or pages of the whole store at that instant.
+        """
+        for share in _sharing_an_instant(awaiting):
+            if len(share) > SNAPSHOT_ABOVE:
+                groups = [share]
+            else:
+                groups = []
+                for revision in sorted(share, key=lambda r: r.key):
+                    if groups and len({r.key for r in groups[-1]} | {revision.key}) <= MAX_KEYS_PER_FILTER:
+                        groups[-1].append(revision)
+                    else:
+                        groups.append([revision])
+            for group in groups:
+                # The instant just before the group's oldest revision: within every member's interval.
+                at = min(r.last_modified for r in group if r.last_modified) - dt.timedelta(microseconds=1)
+                keys = sorted({r.key for r in group})
+                state: dict[tuple[str, str], Revision] = {}
+                for page in pages(
+                    client,
+                    "/kv",
+                    meter,
+                    key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
+                    at=at,
+                    store_name=store_name,
+                ):
+                    state.update((r.kv, r) for r in page)
+                for revision in group:
+                    self.before[(*revision.kv, revision.etag)] = state.get(revision.kv)
+
+
+def _sharing_an_instant(awaiting: list[tuple[Revision, dt.datetime | None]]) -> list[list[Revision]]:
+    """Revisions grouped so that, in each group, the instant just before the oldest lies within every
+    member's unchanged interval (from its scan's start to the revision itself). The revisions one scan
+    found form one group; revisions of earlier passes join a group their scans reached back to."""
+    shares: list[tuple[dt.datetime, list[Revision]]] = []  # (the oldest revision's time, members)
+    dated = [(r.last_modified, since or r.last_modified, r) for r, since in awaiting if r.last_modified]
+    for modified, since, revision in sorted(dated, key=lambda entry: entry[0]):
+        share = next((members for oldest, members in shares if since <= oldest), None)
+        if share is None:
+            shares.append((modified, [revision]))
         else:
-            groups = []
-            for revision in sorted(awaiting, key=lambda r: r.key):
-                if groups and len({r.key for r in groups[-1]} | {revision.key}) <= MAX_KEYS_PER_FILTER:
-                    groups[-1].append(revision)
-                else:
-                    groups.append([revision])
-        for group in groups:
-            # One instant for the group: the scan saw every revision newer than the oldest of them,
-            # so no key-value of the group changed between that instant and its own found revision.
-            at = min(r.last_modified for r in group if r.last_modified) - dt.timedelta(microseconds=1)
-            keys = sorted({r.key for r in group})
-            state: dict[tuple[str, str], Revision] = {}
-            for page in pages(
-                client,
-                "/kv",
-                meter,
-                key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
-                at=at,
-                store_name=store_name,
-            ):
-                state.update((r.kv, r) for r in page)
-            for revision in group:
-                self.before[(*revision.kv, revision.etag)] = state.get(revision.kv)
+            share.append(revision)
+    return [members for _, members in shares]
+
+
+def _found_earlier(item: PendingCapture) -> Revision | None:
+    """The revision an earlier pass found for this change, as its pending row remembers it."""
+    if item.revision_time is None:
+        return None
+    return Revision(item.key, item.label, item.etag, None, None, {}, False, item.revision_time)
 
 
 def _recorded(store: AuditStore, item: PendingCapture) -> Revision | None:
@@ -338,8 +371,10 @@ def _record(
                 )
             if known_before:
                 done.append(item)
+            elif item.stage != BEFORE_STAGE:  # remember what the next pass needs to find the value before
+                later.append((item, _awaiting_before(revision, search.oldest_seen)))
             else:
-                later.append((item, {"Stage": BEFORE_STAGE}))
+                later.append((item, {}))
         elif item.stage != BEFORE_STAGE and search.covered(item):
             attempts = item.attempts + 1
             if now - item.event_time > RETAINED_AT_LEAST:
@@ -371,6 +406,15 @@ def _record(
             pending_rows.update(store, item, **changes)
     outcome.finished += len(done)
     outcome.deferred += len(later)
+
+
+def _awaiting_before(revision: Revision, scanned_from: dt.datetime | None) -> dict[str, Any]:
+    changes: dict[str, Any] = {"Stage": BEFORE_STAGE}
+    if revision.last_modified is not None:
+        changes["RevisionTime"] = revision.last_modified
+    if scanned_from is not None:
+        changes["ScannedFrom"] = scanned_from
+    return changes
 
 
 def _set_previous(store: AuditStore, item: PendingCapture, before: Revision | None) -> None:

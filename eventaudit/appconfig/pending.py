@@ -42,6 +42,10 @@ class PendingCapture:
     sync_token: str | None
     attempts: int = 0
     stage: str = VALUE_STAGE
+    # At stage "before": the time of the change's revision, and the time from which the pass that
+    # found it listed every revision (so the key-value did not change between the two).
+    revision_time: dt.datetime | None = None
+    scanned_from: dt.datetime | None = None
 
     @property
     def kv(self) -> tuple[str, str]:
@@ -89,6 +93,8 @@ def from_entity(entity: Any) -> PendingCapture:
         sync_token=entity.get("SyncToken"),
         attempts=int(entity.get("Attempts") or 0),
         stage=entity.get("Stage") or VALUE_STAGE,
+        revision_time=_time(entity.get("RevisionTime")),
+        scanned_from=_time(entity.get("ScannedFrom")),
     )
 
 

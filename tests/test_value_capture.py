@@ -457,6 +457,7 @@ def test_a_bulk_import_interrupted_by_the_budget_costs_at_most_005_requests_per_
     resumed = capture(values_env, now=today + dt.timedelta(days=1))
     spent = len(standin.requests) - mark
     assert spent <= 0.05 * 300, spent  # the bound, over both passes
+    assert resumed.requests == 2  # the 150 values before: the store at one instant, 2 pages
     assert resumed.finished == 300 and not pending(values_env)
     found = by_etag(values_env)
     for i, revision in enumerate(new):

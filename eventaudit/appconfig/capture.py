@@ -1,7 +1,9 @@
 """The capture pass: find the value of every pending key-value change in its store's revisions.
 
 Run by the timer function `capture_values` (and `audit-log appconfig capture`). Per store with
-pending work, within that store's daily request budget and never before a 429's retry-after-ms:
+pending work, within that store's daily request budget and never before a 429's retry-after-ms;
+the timer's passes are paced so that the budget lasts the UTC day (next_pass), unless many changes
+wait (then one page serves many):
 
 1. The values. A few keys (at most 5): their revisions, all labels (`key=a,b,c`), newest first; one
    page usually holds the changed value and the one before it. Many keys: the whole store's
@@ -62,6 +64,9 @@ EVENT_SLACK = dt.timedelta(minutes=10)
 RETAINED_AT_LEAST = dt.timedelta(days=7)
 MAX_ATTEMPTS = 3
 SNAPSHOT_ABOVE = 100  # more values-before than this: read the store's key-values at once
+# Passes are paced by the budget (next_pass), except for a store with this many changes waiting: one
+# page of revisions then serves many changes, so reading now costs little per change.
+PACE_UNLESS_BACKLOG = 100
 PASS_SECONDS = 240  # stay well inside the Functions timeout (host.json: 5 minutes)
 ABSENT = ""  # PreviousETag when the store shows no value just before (a new key-value, or expired)
 
@@ -110,8 +115,10 @@ def run_pass(
     *,
     clients: ClientFactory | None = None,
     now: dt.datetime | None = None,
+    paced: bool = True,
 ) -> PassReport:
-    """One capture pass over every store with pending work."""
+    """One capture pass over every store with pending work; `paced`: skip a store whose last pass was
+    too recent for its budget to last the day (the timer's passes are; one asked for by hand is not)."""
     settings = settings or load_capture_settings()
     clients = clients or (lambda name: client_for(settings, name))
     started = time.monotonic()
@@ -123,7 +130,9 @@ def run_pass(
         if time.monotonic() - started > PASS_SECONDS:
             report.stores.append(StoreOutcome(items[0].store, deferred=len(items), problem="pass time up"))
             continue
-        report.stores.append(capture_store(store, settings, items, clients, now or dt.datetime.now(dt.UTC)))
+        report.stores.append(
+            capture_store(store, settings, items, clients, now or dt.datetime.now(dt.UTC), paced=paced)
+        )
     if report.stores:
         logger.info("Capture pass: %s", report.summary())
     return report
@@ -135,6 +144,8 @@ def capture_store(
     items: list[PendingCapture],
     clients: ClientFactory,
     now: dt.datetime,
+    *,
+    paced: bool = True,
 ) -> StoreOutcome:
     name = items[0].store
     outcome = StoreOutcome(name)
@@ -155,6 +166,9 @@ def capture_store(
             len(items),
         )
         return _defer(outcome, items, "today's request budget is spent")
+    due = next_pass(state, settings, now)
+    if paced and due > now and len(items) < PACE_UNLESS_BACKLOG:
+        return _defer(outcome, items, f"paced: next pass after {due:%H:%M:%S}Z, so the budget lasts the day")
     meter = Meter(allowed)
     search = Search(items)
     problem: CaptureProblem | None = None
@@ -317,6 +331,20 @@ def _found_earlier(item: PendingCapture) -> Revision | None:
     if item.revision_time is None:
         return None
     return Revision(item.key, item.label, item.etag, None, None, {}, False, item.revision_time)
+
+
+def next_pass(state: StoreState, settings: CaptureSettings, now: dt.datetime) -> dt.datetime:
+    """When the store's next pass may start: its last pass's requests later, at the pace that spreads
+    the requests left today over the time left today (86400 / AUDIT_APPCONFIG_DAILY_REQUESTS seconds a
+    request while the budget is spent evenly: 432 s by default)."""
+    if state.last_pass is None or not state.last_pass_requests:
+        return now
+    tomorrow = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.UTC)
+    left = settings.daily_requests - state.used_on(now.strftime("%Y-%m-%d"))
+    if left <= 0:
+        return midnight
+    return state.last_pass + state.last_pass_requests * (midnight - now) / left
 
 
 def _recorded(store: AuditStore, item: PendingCapture) -> Revision | None:
@@ -489,6 +517,7 @@ def _save_state(
                 problem=None,
                 problem_since=None,
                 last_pass=now,
+                last_pass_requests=sent,
             )
         message = str(problem)
         since = state.problem_since if state.problem == message else now
@@ -508,6 +537,7 @@ def _save_state(
             problem=message,
             problem_since=since,
             last_pass=now,
+            last_pass_requests=sent,
         )
 
     pending_rows.change_state(store, name, change)

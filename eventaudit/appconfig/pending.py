@@ -172,6 +172,7 @@ class StoreState:
     problem: str | None = None  # the reason captures of this store cannot proceed, as last reported
     problem_since: dt.datetime | None = None
     last_pass: dt.datetime | None = None
+    last_pass_requests: int = 0  # what that pass spent: the next one waits in proportion (capture.py)
     etag: str | None = None
 
     def used_on(self, day: str) -> int:
@@ -223,6 +224,7 @@ def _state_from(store_name: str, entity: Any) -> StoreState:
         problem=entity.get("Problem") or None,
         problem_since=_time(entity.get("ProblemSince")),
         last_pass=_time(entity.get("LastPass")),
+        last_pass_requests=int(entity.get("LastPassRequests") or 0),
         etag=entity.metadata["etag"],
     )
 
@@ -233,6 +235,7 @@ def _state_properties(store_name: str, state: StoreState) -> dict[str, Any]:
         "BudgetDay": state.budget_day,
         "Used": state.used,
         "Problem": state.problem or "",
+        "LastPassRequests": state.last_pass_requests,
     }
     for name, value in (
         ("NotBefore", state.not_before),

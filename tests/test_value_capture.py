@@ -410,8 +410,12 @@ def test_a_backfill_stopped_by_its_request_limit_keeps_what_it_read_and_goes_on_
     first = backfill(values_env, settings, "contoso", client_for(settings, "contoso"), max_requests=1)
     assert (first.revisions, first.written, first.requests) == (100, 100, 1) and "max-requests" in first.stopped
     second = backfill(values_env, settings, "contoso", client_for(settings, "contoso"))
-    assert (second.written, second.existing, second.stopped) == (50, 100, None)
-    assert read_state(values_env, "contoso").used == 3  # the backfill's requests count against the budget
+    # it goes on from the page the first run stopped at, and reads nothing twice
+    assert (second.written, second.existing, second.requests, second.stopped) == (50, 0, 1, None)
+    assert second.resumed and second.finished
+    assert read_state(values_env, "contoso").used == 2  # the backfill's requests count against the budget
+    third = backfill(values_env, settings, "contoso", client_for(settings, "contoso"))
+    assert (third.resumed, third.written, third.existing) == (False, 0, 150)  # finished: from the top again
 
 
 def test_a_missing_revision_younger_than_any_default_retention_is_retried_then_not_found(values_env, standin):

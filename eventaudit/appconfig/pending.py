@@ -5,8 +5,9 @@ Table AppConfigurationCaptures holds two kinds of rows:
   import spreads; RowKey: the revision and the kind of change), written by the event handler with
   one upsert and removed once the value is recorded (or finally reported);
 - the capture state of each store (PartitionKey "store", RowKey: the store's lower-case name): the
-  requests spent today, the time before which the store must not be asked again (after a 429 or a
-  failure), and the problem last reported. It is updated under an ETag condition.
+  requests spent today (capture and backfill), the time before which the store must not be asked
+  again (after a 429 or a failure), the problem last reported, the last pass and what it spent, and
+  where an unfinished backfill goes on. It is updated under an ETag condition.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class StoreState:
     problem_since: dt.datetime | None = None
     last_pass: dt.datetime | None = None
     last_pass_requests: int = 0  # what that pass spent: the next one waits in proportion (capture.py)
+    backfill_next: str | None = None  # the page an unfinished backfill goes on from (backfill.py)
     etag: str | None = None
 
     def used_on(self, day: str) -> int:
@@ -225,6 +227,7 @@ def _state_from(store_name: str, entity: Any) -> StoreState:
         problem_since=_time(entity.get("ProblemSince")),
         last_pass=_time(entity.get("LastPass")),
         last_pass_requests=int(entity.get("LastPassRequests") or 0),
+        backfill_next=entity.get("BackfillNext") or None,
         etag=entity.metadata["etag"],
     )
 
@@ -236,6 +239,7 @@ def _state_properties(store_name: str, state: StoreState) -> dict[str, Any]:
         "Used": state.used,
         "Problem": state.problem or "",
         "LastPassRequests": state.last_pass_requests,
+        "BackfillNext": state.backfill_next or "",
     }
     for name, value in (
         ("NotBefore", state.not_before),

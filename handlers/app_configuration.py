@@ -6,19 +6,19 @@ revisions (eventaudit.appconfig.capture), since the event carries none.
 
 from __future__ import annotations
 
-from typing import Any
-
 from azure.eventgrid import SystemEventNames
 
 from eventaudit.appconfig.pending import pending_entity
 from eventaudit.events import Envelope
 from eventaudit.resource_ids import ResourceId, parse_resource_id
 from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import APP_CONFIGURATION_CAPTURES, APP_CONFIGURATION_EVENTS
-from handlers.payload import data_object, optional_str, required_str, sync_sequence
+from eventaudit.storage.tables import (
+    APP_CONFIGURATION_CAPTURES,
+    APP_CONFIGURATION_EVENTS,
+    APP_CONFIGURATION_STORE,
+)
+from handlers.payload import data_object, optional_str, present, required_str, sync_sequence
 from handlers.registry import handles
-
-RESOURCE_KIND = "AppConfigurationStore"
 
 
 @handles(SystemEventNames.AppConfigurationKeyValueModifiedEventName, change="Modified")
@@ -32,15 +32,15 @@ def record_key_value_change(event: Envelope, store: AuditStore, *, change: str) 
     sync_token = optional_str(data, "syncToken")
     partition = keys.key_partition(config_store.name, key)
 
-    store.register_resource(RESOURCE_KIND, config_store, event.source)
-    store.append_event(APP_CONFIGURATION_EVENTS, partition, event, _present({
+    store.register_resource(APP_CONFIGURATION_STORE, config_store, event.source)
+    store.append_event(APP_CONFIGURATION_EVENTS, partition, event, present({
         "Change": change, "StoreName": config_store.name, "Key": key, "Label": label,
         "ETag": etag, "SyncToken": sync_token,
     }))
     store.apply_key_state(
         partition,
         keys.key_row_key(key, label),
-        _present({
+        present({
             "StoreName": config_store.name, "Key": key, "Label": label, "ETag": etag,
             "Deleted": change == "Deleted", "LastChange": change, "LastEventTime": event.time,
             "LastEventId": event.id, "LastSyncToken": sync_token,
@@ -59,11 +59,11 @@ def record_key_value_change(event: Envelope, store: AuditStore, *, change: str) 
 def record_snapshot_change(event: Envelope, store: AuditStore, *, change: str) -> None:
     config_store = _config_store(event)
     data = data_object(event.data)
-    properties = _present({
+    properties = present({
         "Change": change, "StoreName": config_store.name, "Snapshot": required_str(data, "name"),
         "ETag": optional_str(data, "etag"), "SyncToken": optional_str(data, "syncToken"),
     })
-    store.register_resource(RESOURCE_KIND, config_store, event.source)
+    store.register_resource(APP_CONFIGURATION_STORE, config_store, event.source)
     partition = keys.snapshot_partition(config_store.name)
     store.append_event(APP_CONFIGURATION_EVENTS, partition, event, properties)
 
@@ -72,8 +72,3 @@ def _config_store(event: Envelope) -> ResourceId:
     return parse_resource_id(
         event.source, namespace="Microsoft.AppConfiguration", type_="configurationStores"
     )
-
-
-def _present(properties: dict[str, Any]) -> dict[str, Any]:
-    """Table Storage has no null: absent values are left out of the entity."""
-    return {name: value for name, value in properties.items() if value is not None}

@@ -7,11 +7,9 @@ from azure.eventgrid import SystemEventNames
 from eventaudit.events import Envelope
 from eventaudit.resource_ids import parse_resource_id
 from eventaudit.storage import AuditStore, keys
-from eventaudit.storage.tables import REDIS_CACHE_EVENTS
+from eventaudit.storage.tables import REDIS_CACHE, REDIS_CACHE_EVENTS
 from handlers.payload import data_object, required_str, required_timestamp
 from handlers.registry import handles
-
-RESOURCE_KIND = "RedisCache"
 
 
 @handles(SystemEventNames.RedisScalingCompletedEventName, operation="Scaling")
@@ -23,7 +21,7 @@ def record_operation(event: Envelope, store: AuditStore, *, operation: str) -> N
     data = data_object(event.data)
     status = required_str(data, "status")  # stored as sent: Succeeded / Failed
     occurred_at = required_timestamp(data, "timestamp")
-    store.register_resource(RESOURCE_KIND, cache, event.source)
+    store.register_resource(REDIS_CACHE, cache, event.source)
     store.append_event(REDIS_CACHE_EVENTS, keys.cache_partition(cache.name), event, {
         "Operation": operation,
         "Status": status,

@@ -56,6 +56,12 @@ def test_pages_hold_100_items_with_a_link_header_and_next_link(standin):
     assert seen[0].json()["@nextLink"] and "Link" not in seen[1].headers
     assert len(seen[0].json()["items"]) == 100
     assert [r.key for r in revisions[:2]] == ["bulk/149", "bulk/148"]
+    # a position it did not hand out is refused (400 on the After parameter), not read as the start
+    from azure.core.rest import HttpRequest
+
+    for token in ("!!", "bm90LWEtbnVtYmVy"):  # not base64; base64 of something not a position
+        refused = c.send_request(HttpRequest("GET", f"/revisions?after={token}&api-version=2023-11-01"))
+        assert refused.status_code == 400 and "After" in refused.text()
 
 
 def test_filters_select_and_their_refusals(standin):

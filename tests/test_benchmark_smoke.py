@@ -79,10 +79,20 @@ def test_the_async_floor_writes_every_entity_through_the_async_client(azurite: A
 def test_the_value_capture_figures_hold_at_a_small_size(azurite: Azurite) -> None:
     from benchmarks.values import measure_values
 
-    figures = measure_values(azurite.connection_string, import_keys=200, isolated=3, backfill_revisions=300)
+    figures = measure_values(azurite.connection_string, import_keys=400, isolated=3, backfill_revisions=300)
     assert figures.isolated_requests_worst <= 2
-    assert figures.import_requests <= 0.05 * 200
+    assert figures.import_requests <= 0.05 * 400
     assert figures.backfill_revisions == 300 and figures.backfill_rate > 0 and figures.plain_rate > 0
+    assert figures.resumed_requests <= 0.05 * figures.resumed_keys
+
+
+def test_the_paced_day_keeps_to_the_budget(azurite: Azurite) -> None:
+    import datetime as dt
+
+    from benchmarks.values import measure_paced_day
+
+    day = measure_paced_day(azurite.connection_string, dt.timedelta(hours=1), paced=True, budget=12)
+    assert day.changes == 24 and day.requests <= 12 and day.worst_delay <= dt.timedelta(hours=5)
 
 
 def _shapes(store, tables) -> dict[str, set[frozenset[str]]]:

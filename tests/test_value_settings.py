@@ -49,9 +49,26 @@ def test_defaults_are_conservative():
     ("Db:Password", True), ("ConnectionStrings:Default", True), ("Api:Token", True), ("Stripe:ApiKey", True),
     ("Storage:Connection_String", True), ("Client:Secret", True), ("Checkout:Timeout", False),
     ("FeatureManagement/NewCheckout", False),
+    # secret words, however the name is cut into words
+    ("ApiKey", True), ("Storage:AccountKey", True), ("key", True), ("ConnectionString", True),
+    ("SasToken", True), ("SASToken", True), ("DB_PASSWORD", True), ("smtp.pwd", True), ("Keys:Primary", True),
+    ("Auth:Credentials", True), ("apikey", True), ("dbpassword", True), ("Storage:sastoken", True),
+    ("Db:Connection-String", True), ("Jwt:SigningKey", True), ("Redis:AccessKeyPrimary", True),
+    ("Github:TokenValue", True),
+    # words that merely contain a secret word are not secret
+    ("Keyboard:Layout", False), ("monkey", False), ("Zoo:Turkey", False), ("Hotkeys:Enabled", False),
+    ("Tokenizer:Model", False), ("Office:Secretary", False), ("Passwordless:Enabled", False),
+    ("KeyVault:Uri", False), ("Connection:Timeout", False), ("Log:Keystrokes", False),
 ])
 def test_secret_looking_names_are_hashed_by_default(key, redacted):
     assert Redaction().redacts(key, None) is redacted
+    assert load_capture_settings({}).redaction.redacts(key, None) is redacted  # the app's default
+
+
+def test_redact_patterns_replace_the_secret_looking_names():
+    settings = load_capture_settings({"AUDIT_APPCONFIG_REDACT_VALUES": "Checkout:*, *:Pin"})
+    assert settings.redaction.redacts("checkout:Timeout", None) and settings.redaction.redacts("Card:Pin", None)
+    assert not settings.redaction.redacts("Db:Password", None)
 
 
 def test_key_vault_references_and_feature_flags_are_never_hashed_and_keep_wins():

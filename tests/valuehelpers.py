@@ -45,10 +45,12 @@ class Changes:
         return events
 
 
-def capture(store: AuditStore, *, now: dt.datetime | None = None, **overrides: Any) -> PassReport:
-    """One capture pass with the app's settings (from the environment), some overridden."""
+def capture(store: AuditStore, *, now: dt.datetime | None = None, paced: bool = False,
+            **overrides: Any) -> PassReport:
+    """One capture pass with the app's settings (from the environment), some overridden; not paced
+    unless asked (most tests run passes back to back; tests/test_value_pacing.py tests the pacing)."""
     settings = dataclasses.replace(load_capture_settings(), **overrides)
-    return run_pass(store, settings, now=now)
+    return run_pass(store, settings, now=now, paced=paced)
 
 
 def revisions(store: AuditStore) -> list[dict[str, Any]]:

@@ -496,6 +496,10 @@ class AppConfigStandIn:
                     items = [r for r in items if r.last_modified <= at]
                 items = [r for r in items if key_filter(r.key) and label_filter(r.label)]
                 if after is not None:
+                    if not after.isdigit():
+                        raise Problem(
+                            400, "Invalid request parameter 'After'", name="After", detail="invalid token"
+                        )
                     items = [r for r in items if r.sn < int(after)]
                 position = lambda r: str(r.sn)  # noqa: E731
             else:
@@ -685,8 +689,8 @@ def _select(query: dict[str, str]) -> tuple[str, ...]:
 def _decode_after(token: str | None) -> str | None:
     if token is None:
         return None
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    try:  # only a position this stand-in handed out: anything else is refused, not read as empty
+        return base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Problem(
             400, "Invalid request parameter 'After'", name="After", detail="invalid token"

@@ -1,7 +1,9 @@
 """The capture pass: find the value of every pending key-value change in its store's revisions.
 
 Run by the timer function `capture_values` (and `audit-log appconfig capture`). Per store with
-pending work, within that store's daily request budget and never before a 429's retry-after-ms:
+pending work, within that store's daily request budget and never before a 429's retry-after-ms;
+the timer's passes are paced so that the budget lasts the UTC day (next_pass), unless many changes
+wait (then one page serves many):
 
 1. The values. A few keys (at most 5): their revisions, all labels (`key=a,b,c`), newest first; one
    page usually holds the changed value and the one before it. Many keys: the whole store's
@@ -12,11 +14,14 @@ pending work, within that store's daily request budget and never before a 429's 
    pages when more than 100 are needed (a bulk import).
 
 Every revision found becomes a row (eventaudit.appconfig.records); the pending row goes once its
-value (and, for a modification, the value before) is recorded. A revision the store no longer
-lists is recorded as such: "not retained" when its event is older than a day (the store's
-retention has passed), "not found" after a few passes otherwise. Nothing is dropped silently: what
-cannot be read now (budget spent, 429, no role, unreachable) stays pending, is shown to readers and
-logged, and is retried on a later pass; the problem of a store is logged once, when it starts.
+value (and, for a modification, the value before) is recorded. A revision the store does not list
+is recorded as such: "not retained" when its event is older than the shortest retention any tier
+keeps by default (7 days, Free and Developer), "not found" after a few passes otherwise (a younger
+revision should still be listed: its absence is unexplained, so it is retried, then reported). A
+change still pending after AUDIT_APPCONFIG_RETENTION_DAYS is "not retained" without asking.
+Nothing is dropped silently: what cannot be read now (budget spent, 429, no role, unreachable) stays
+pending, is shown to readers and logged, and is retried on a later pass; the problem of a store is
+logged once, when it starts.
 """
 
 from __future__ import annotations
@@ -52,11 +57,16 @@ MAX_PENDING_PER_PASS = 50_000
 # Revisions are matched to events by etag; an event is published right after its change, so its
 # revision is no older than the event time less this slack (clock skew, publishing delay).
 EVENT_SLACK = dt.timedelta(minutes=10)
-# A revision not found although its event is younger than this is looked for again (at most
-# MAX_ATTEMPTS passes); an older one has outlived the store's retention.
-RETAINED_AT_LEAST = dt.timedelta(days=1)
+# Every store keeps revisions at least this long by default: 7 days on Free and Developer, 30 on
+# Standard and Premium (ARM defaultKeyValueRevisionRetentionPeriodInSeconds: 604800 for Free, 2592000
+# for Standard and Premium). A revision not listed although its event is younger is looked for again
+# (MAX_ATTEMPTS passes), then reported NotFound; an older one has outlived the store's retention.
+RETAINED_AT_LEAST = dt.timedelta(days=7)
 MAX_ATTEMPTS = 3
 SNAPSHOT_ABOVE = 100  # more values-before than this: read the store's key-values at once
+# Passes are paced by the budget (next_pass), except for a store with this many changes waiting: one
+# page of revisions then serves many changes, so reading now costs little per change.
+PACE_UNLESS_BACKLOG = 100
 PASS_SECONDS = 240  # stay well inside the Functions timeout (host.json: 5 minutes)
 ABSENT = ""  # PreviousETag when the store shows no value just before (a new key-value, or expired)
 
@@ -105,8 +115,10 @@ def run_pass(
     *,
     clients: ClientFactory | None = None,
     now: dt.datetime | None = None,
+    paced: bool = True,
 ) -> PassReport:
-    """One capture pass over every store with pending work."""
+    """One capture pass over every store with pending work; `paced`: skip a store whose last pass was
+    too recent for its budget to last the day (the timer's passes are; one asked for by hand is not)."""
     settings = settings or load_capture_settings()
     clients = clients or (lambda name: client_for(settings, name))
     started = time.monotonic()
@@ -118,7 +130,9 @@ def run_pass(
         if time.monotonic() - started > PASS_SECONDS:
             report.stores.append(StoreOutcome(items[0].store, deferred=len(items), problem="pass time up"))
             continue
-        report.stores.append(capture_store(store, settings, items, clients, now or dt.datetime.now(dt.UTC)))
+        report.stores.append(
+            capture_store(store, settings, items, clients, now or dt.datetime.now(dt.UTC), paced=paced)
+        )
     if report.stores:
         logger.info("Capture pass: %s", report.summary())
     return report
@@ -130,6 +144,8 @@ def capture_store(
     items: list[PendingCapture],
     clients: ClientFactory,
     now: dt.datetime,
+    *,
+    paced: bool = True,
 ) -> StoreOutcome:
     name = items[0].store
     outcome = StoreOutcome(name)
@@ -150,6 +166,9 @@ def capture_store(
             len(items),
         )
         return _defer(outcome, items, "today's request budget is spent")
+    due = next_pass(state, settings, now)
+    if paced and due > now and len(items) < PACE_UNLESS_BACKLOG:
+        return _defer(outcome, items, f"paced: next pass after {due:%H:%M:%S}Z, so the budget lasts the day")
     meter = Meter(allowed)
     search = Search(items)
     problem: CaptureProblem | None = None
@@ -194,13 +213,14 @@ class Search:
         store_name: str,
         previous: Callable[[PendingCapture], Revision | None],
     ) -> None:
-        self._values_before(client, meter, store_name, self._scan_values(client, meter, store_name))
+        awaiting = [(revision, self.oldest_seen) for revision in self._scan_values(client, meter, store_name)]
         for item in self.items:
-            if item.stage == BEFORE_STAGE:  # its value was recorded on an earlier pass, by another scan:
-                revision = previous(item)  # it gets an instant of its own
+            if item.stage == BEFORE_STAGE:  # its value was recorded on an earlier pass, by another scan
+                revision = _found_earlier(item) or previous(item)
                 if revision is not None:
                     self.found[(*item.kv, item.etag)] = revision
-                    self._values_before(client, meter, store_name, [revision])
+                    awaiting.append((revision, item.scanned_from))
+        self._values_before(client, meter, store_name, awaiting)
 
     def _scan_values(self, client: Any, meter: Meter, store_name: str) -> list[Revision]:
         """Step 1; returns the found revisions whose value before is still unknown."""
@@ -249,36 +269,82 @@ class Search:
             self.oldest_seen is not None and item.event_time - EVENT_SLACK > self.oldest_seen
         )
 
-    def _values_before(self, client: Any, meter: Meter, store_name: str, awaiting: list[Revision]) -> None:
-        """Step 2: each key-value as it was just before its found revision."""
-        if not awaiting:
-            return
-        if len(awaiting) > SNAPSHOT_ABOVE:
-            groups = [awaiting]
+    def _values_before(
+        self,
+        client: Any,
+        meter: Meter,
+        store_name: str,
+        awaiting: list[tuple[Revision, dt.datetime | None]],
+    ) -> None:
+        """Step 2: each key-value as it was just before its found revision.
+
+        `awaiting` pairs each revision with the time from which a scan listed every revision of its
+        key-value (None: unknown). No revision of the key-value lies between that time and its own, so
+        any instant in between shows the value before it. Revisions whose intervals share an instant
+        are served together: one request for five keys, or pages of the whole store at that instant.
+        """
+        for share in _sharing_an_instant(awaiting):
+            if len(share) > SNAPSHOT_ABOVE:
+                groups = [share]
+            else:
+                groups = []
+                for revision in sorted(share, key=lambda r: r.key):
+                    if groups and len({r.key for r in groups[-1]} | {revision.key}) <= MAX_KEYS_PER_FILTER:
+                        groups[-1].append(revision)
+                    else:
+                        groups.append([revision])
+            for group in groups:
+                # The instant just before the group's oldest revision: within every member's interval.
+                at = min(r.last_modified for r in group if r.last_modified) - dt.timedelta(microseconds=1)
+                keys = sorted({r.key for r in group})
+                state: dict[tuple[str, str], Revision] = {}
+                for page in pages(
+                    client,
+                    "/kv",
+                    meter,
+                    key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
+                    at=at,
+                    store_name=store_name,
+                ):
+                    state.update((r.kv, r) for r in page)
+                for revision in group:
+                    self.before[(*revision.kv, revision.etag)] = state.get(revision.kv)
+
+
+def _sharing_an_instant(awaiting: list[tuple[Revision, dt.datetime | None]]) -> list[list[Revision]]:
+    """Revisions grouped so that, in each group, the instant just before the oldest lies within every
+    member's unchanged interval (from its scan's start to the revision itself). The revisions one scan
+    found form one group; revisions of earlier passes join a group their scans reached back to."""
+    shares: list[tuple[dt.datetime, list[Revision]]] = []  # (the oldest revision's time, members)
+    dated = [(r.last_modified, since or r.last_modified, r) for r, since in awaiting if r.last_modified]
+    for modified, since, revision in sorted(dated, key=lambda entry: entry[0]):
+        share = next((members for oldest, members in shares if since <= oldest), None)
+        if share is None:
+            shares.append((modified, [revision]))
         else:
-            groups = []
-            for revision in sorted(awaiting, key=lambda r: r.key):
-                if groups and len({r.key for r in groups[-1]} | {revision.key}) <= MAX_KEYS_PER_FILTER:
-                    groups[-1].append(revision)
-                else:
-                    groups.append([revision])
-        for group in groups:
-            # One instant for the group: the scan saw every revision newer than the oldest of them,
-            # so no key-value of the group changed between that instant and its own found revision.
-            at = min(r.last_modified for r in group if r.last_modified) - dt.timedelta(microseconds=1)
-            keys = sorted({r.key for r in group})
-            state: dict[tuple[str, str], Revision] = {}
-            for page in pages(
-                client,
-                "/kv",
-                meter,
-                key="*" if len(group) > SNAPSHOT_ABOVE else key_filter(keys),
-                at=at,
-                store_name=store_name,
-            ):
-                state.update((r.kv, r) for r in page)
-            for revision in group:
-                self.before[(*revision.kv, revision.etag)] = state.get(revision.kv)
+            share.append(revision)
+    return [members for _, members in shares]
+
+
+def _found_earlier(item: PendingCapture) -> Revision | None:
+    """The revision an earlier pass found for this change, as its pending row remembers it."""
+    if item.revision_time is None:
+        return None
+    return Revision(item.key, item.label, item.etag, None, None, {}, False, item.revision_time)
+
+
+def next_pass(state: StoreState, settings: CaptureSettings, now: dt.datetime) -> dt.datetime:
+    """When the store's next pass may start: its last pass's requests later, at the pace that spreads
+    the requests left today over the time left today (86400 / AUDIT_APPCONFIG_DAILY_REQUESTS seconds a
+    request while the budget is spent evenly: 432 s by default)."""
+    if state.last_pass is None or not state.last_pass_requests:
+        return now
+    tomorrow = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.UTC)
+    left = settings.daily_requests - state.used_on(now.strftime("%Y-%m-%d"))
+    if left <= 0:
+        return midnight
+    return state.last_pass + state.last_pass_requests * (midnight - now) / left
 
 
 def _recorded(store: AuditStore, item: PendingCapture) -> Revision | None:
@@ -333,8 +399,10 @@ def _record(
                 )
             if known_before:
                 done.append(item)
+            elif item.stage != BEFORE_STAGE:  # remember what the next pass needs to find the value before
+                later.append((item, _awaiting_before(revision, search.oldest_seen)))
             else:
-                later.append((item, {"Stage": BEFORE_STAGE}))
+                later.append((item, {}))
         elif item.stage != BEFORE_STAGE and search.covered(item):
             attempts = item.attempts + 1
             if now - item.event_time > RETAINED_AT_LEAST:
@@ -366,6 +434,15 @@ def _record(
             pending_rows.update(store, item, **changes)
     outcome.finished += len(done)
     outcome.deferred += len(later)
+
+
+def _awaiting_before(revision: Revision, scanned_from: dt.datetime | None) -> dict[str, Any]:
+    changes: dict[str, Any] = {"Stage": BEFORE_STAGE}
+    if revision.last_modified is not None:
+        changes["RevisionTime"] = revision.last_modified
+    if scanned_from is not None:
+        changes["ScannedFrom"] = scanned_from
+    return changes
 
 
 def _set_previous(store: AuditStore, item: PendingCapture, before: Revision | None) -> None:
@@ -440,6 +517,7 @@ def _save_state(
                 problem=None,
                 problem_since=None,
                 last_pass=now,
+                last_pass_requests=sent,
             )
         message = str(problem)
         since = state.problem_since if state.problem == message else now
@@ -459,6 +537,7 @@ def _save_state(
             problem=message,
             problem_since=since,
             last_pass=now,
+            last_pass_requests=sent,
         )
 
     pending_rows.change_state(store, name, change)

@@ -51,6 +51,10 @@ class Unavailable(CaptureProblem):
     """The store could not be reached, or failed (5xx)."""
 
 
+class BadRequest(Unavailable):
+    """400: the store refused the request itself (e.g. a continuation token it no longer accepts)."""
+
+
 class BudgetSpent(AuditError):
     """The store's request budget for today is spent: the rest waits for tomorrow's."""
 
@@ -120,10 +124,12 @@ class Listing:
         label: str = "*",
         at: dt.datetime | None = None,
         store_name: str = "",
+        resume: str | None = None,
     ) -> None:
         self.client, self.meter, self.store_name = client, meter, store_name
         params = {"key": key, "label": label, "api-version": API_VERSION}
-        self.url: str | None = f"{path}?{urlencode(params, quote_via=quote)}"
+        # `resume`: the next page's link (`url`) that an earlier listing stopped at
+        self.url: str | None = resume or f"{path}?{urlencode(params, quote_via=quote)}"
         self.headers = {"Accept": "application/vnd.microsoft.appconfig.kvset+json, application/problem+json"}
         if at is not None:
             # RFC 7089 Accept-Datetime, on every page; microseconds kept, as the SDK sends them.
@@ -166,7 +172,8 @@ def check(response: Any, store_name: str) -> None:
             f"--scope <store resource id>; or fix its connection string",
             dt.timedelta(minutes=30),
         )
-    raise Unavailable(
+    problem = BadRequest if status == 400 else Unavailable
+    raise problem(
         f"store {store_name} answered {status}: {response.text()[:300]}",
         retry_after(response.headers, dt.timedelta(minutes=5)),
     )

@@ -5,33 +5,29 @@ Table AppConfigurationCaptures holds two kinds of rows:
   import spreads; RowKey: the revision and the kind of change), written by the event handler with
   one upsert and removed once the value is recorded (or finally reported);
 - the capture state of each store (PartitionKey "store", RowKey: the store's lower-case name): the
-  requests spent today, the time before which the store must not be asked again (after a 429 or a
-  failure), and the problem last reported. It is updated under an ETag condition.
+  requests spent today (capture and backfill), the time before which the store must not be asked
+  again (after a 429 or a failure), the problem last reported, the last pass and what it spent, and
+  where an unfinished backfill goes on. It is updated under an ETag condition.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from eventaudit.errors import TransientStorageError
 from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.fanout import run_bounded
 from eventaudit.storage.tables import APP_CONFIGURATION_CAPTURES
 from eventaudit.timestamps import as_utc
-
-logger = logging.getLogger(__name__)
 
 PENDING = "Pending"
 STATE_PARTITION = "store"
 VALUE_STAGE, BEFORE_STAGE = "value", "before"  # looking for the revision / for the value just before
-MAX_STATE_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,10 @@ class PendingCapture:
     sync_token: str | None
     attempts: int = 0
     stage: str = VALUE_STAGE
+    # At stage "before": the time of the change's revision, and the time from which the pass that
+    # found it listed every revision (so the key-value did not change between the two).
+    revision_time: dt.datetime | None = None
+    scanned_from: dt.datetime | None = None
 
     @property
     def kv(self) -> tuple[str, str]:
@@ -94,6 +94,8 @@ def from_entity(entity: Any) -> PendingCapture:
         sync_token=entity.get("SyncToken"),
         attempts=int(entity.get("Attempts") or 0),
         stage=entity.get("Stage") or VALUE_STAGE,
+        revision_time=_time(entity.get("RevisionTime")),
+        scanned_from=_time(entity.get("ScannedFrom")),
     )
 
 
@@ -131,13 +133,11 @@ def read_pending_of_key(store: AuditStore, store_name: str, key: str) -> list[Pe
 def finish(store: AuditStore, items: list[PendingCapture]) -> None:
     """Remove pending rows whose capture is done: a transaction per partition and 100 rows; if one is
     gone already (a racing pass removed it), that transaction fails whole and its rows go one by one."""
-    from eventaudit.appconfig.records import in_parallel
-
     groups: dict[str, list[PendingCapture]] = {}
     for item in {(i.partition, i.row): i for i in items}.values():
         groups.setdefault(item.partition, []).append(item)
     chunks = [rows[start : start + 100] for rows in groups.values() for start in range(0, len(rows), 100)]
-    in_parallel(lambda chunk: _delete_chunk(store, chunk), chunks)
+    run_bounded(lambda chunk: _delete_chunk(store, chunk), chunks, name="audit-values")
 
 
 def _delete_chunk(store: AuditStore, chunk: list[PendingCapture]) -> None:
@@ -173,6 +173,8 @@ class StoreState:
     problem: str | None = None  # the reason captures of this store cannot proceed, as last reported
     problem_since: dt.datetime | None = None
     last_pass: dt.datetime | None = None
+    last_pass_requests: int = 0  # what that pass spent: the next one waits in proportion (capture.py)
+    backfill_next: str | None = None  # the page an unfinished backfill goes on from (backfill.py)
     etag: str | None = None
 
     def used_on(self, day: str) -> int:
@@ -197,6 +199,25 @@ def read_state(store: AuditStore, store_name: str) -> StoreState:
         )
     except ResourceNotFoundError:
         return StoreState(store_name)
+    return _state_from(store_name, entity)
+
+
+def change_state(
+    store: AuditStore, store_name: str, change: Callable[[StoreState], StoreState]
+) -> StoreState:
+    """Apply `change` to the stored state under an ETag condition, again on what a racing pass wrote."""
+    applied: list[StoreState] = []
+
+    def decide(current: Any) -> dict[str, Any]:
+        new = change(StoreState(store_name) if current is None else _state_from(store_name, current))
+        applied.append(new)
+        return _state_properties(store_name, new)
+
+    store.update_if(APP_CONFIGURATION_CAPTURES, STATE_PARTITION, store_name.lower(), decide)
+    return applied[-1]
+
+
+def _state_from(store_name: str, entity: Any) -> StoreState:
     return StoreState(
         store=store_name,
         budget_day=entity.get("BudgetDay") or "",
@@ -205,49 +226,29 @@ def read_state(store: AuditStore, store_name: str) -> StoreState:
         problem=entity.get("Problem") or None,
         problem_since=_time(entity.get("ProblemSince")),
         last_pass=_time(entity.get("LastPass")),
+        last_pass_requests=int(entity.get("LastPassRequests") or 0),
+        backfill_next=entity.get("BackfillNext") or None,
         etag=entity.metadata["etag"],
     )
 
 
-def change_state(
-    store: AuditStore, store_name: str, change: Callable[[StoreState], StoreState]
-) -> StoreState:
-    """Apply `change` to the stored state under an ETag condition, again on what a racing pass wrote."""
-    for _ in range(MAX_STATE_ATTEMPTS):
-        current = read_state(store, store_name)
-        new = change(current)
-        entity = {
-            "PartitionKey": STATE_PARTITION,
-            "RowKey": store_name.lower(),
-            "StoreName": store_name,
-            "BudgetDay": new.budget_day,
-            "Used": new.used,
-            "Problem": new.problem or "",
-        }
-        for name, value in (
-            ("NotBefore", new.not_before),
-            ("ProblemSince", new.problem_since),
-            ("LastPass", new.last_pass),
-        ):
-            if value is not None:
-                entity[name] = value
-        try:
-            if current.etag is None:
-                store.call(APP_CONFIGURATION_CAPTURES, lambda c, e=entity: c.create_entity(e))
-            else:
-                store.call(
-                    APP_CONFIGURATION_CAPTURES,
-                    lambda c, e=entity, etag=current.etag: c.update_entity(
-                        e,
-                        mode=UpdateMode.REPLACE,
-                        etag=etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    ),
-                )
-            return new
-        except (ResourceExistsError, ResourceModifiedError):
-            logger.info("Capture state of %s changed while we wrote it; applying again", store_name)
-    raise TransientStorageError(f"capture state of {store_name} kept changing")
+def _state_properties(store_name: str, state: StoreState) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "StoreName": store_name,
+        "BudgetDay": state.budget_day,
+        "Used": state.used,
+        "Problem": state.problem or "",
+        "LastPassRequests": state.last_pass_requests,
+        "BackfillNext": state.backfill_next or "",
+    }
+    for name, value in (
+        ("NotBefore", state.not_before),
+        ("ProblemSince", state.problem_since),
+        ("LastPass", state.last_pass),
+    ):
+        if value is not None:
+            properties[name] = value
+    return properties
 
 
 def stores_with_state(store: AuditStore) -> Iterator[StoreState]:

@@ -12,22 +12,18 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
     ServiceResponseError,
 )
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 
 from eventaudit.appconfig.settings import Redaction
 from eventaudit.storage import AuditStore, keys
+from eventaudit.storage.fanout import run_bounded
 from eventaudit.storage.store import CHUNK_CHARS
 from eventaudit.storage.tables import APP_CONFIGURATION_REVISIONS
 from eventaudit.timestamps import as_utc, parse_timestamp
@@ -36,9 +32,6 @@ logger = logging.getLogger(__name__)
 
 CAPTURED, NOT_RETAINED, NOT_FOUND = "Captured", "NotRetained", "NotFound"
 EVENT, BACKFILL = "event", "backfill"
-T = TypeVar("T")
-R = TypeVar("R")
-WRITERS = 8  # partitions written at once
 MAX_VALUE_PARTS = 60  # 60 x 16,000 characters: far beyond App Configuration's 10,000 per key-value
 
 
@@ -174,11 +167,11 @@ def write(store: AuditStore, entities: Iterable[dict[str, Any]]) -> tuple[int, i
 
     Rows of one partition go in one transaction; if any already exists the transaction fails as a
     whole (409) and its rows are inserted one by one, each conflict then decided on its own.
-    Partitions are written a few at once.
+    Partitions are written a few at once (FAN_OUT).
     """
     groups = [_unique(rows[start : start + 100]) for rows in by_partition(entities).values()
               for start in range(0, len(rows), 100)]
-    counts = in_parallel(lambda chunk: _write_chunk(store, chunk), groups)
+    counts = run_bounded(lambda chunk: _write_chunk(store, chunk), groups, name="audit-values")
     return sum(w for w, _ in counts), sum(e for _, e in counts)
 
 
@@ -189,17 +182,9 @@ def by_partition(entities: Iterable[dict[str, Any]]) -> dict[str, list[dict[str,
     return groups
 
 
-def in_parallel(function: Callable[[T], R], items: list[T]) -> list[R]:
-    """function(item) for each item, at most WRITERS at once (Table Storage scales by partition)."""
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(WRITERS, len(items)), thread_name_prefix="audit-values") as pool:
-        return list(pool.map(function, items))
-
-
 def _write_chunk(store: AuditStore, chunk: list[dict[str, Any]]) -> tuple[int, int]:
     for entity in chunk:
-        store._check(entity)
+        store.check_entity(entity)
     if len(chunk) > 1 and store.call(APP_CONFIGURATION_REVISIONS, lambda c: _insert_all(c, chunk)):
         return len(chunk), 0
     inserted = [_insert_one(store, entity) for entity in chunk]
@@ -242,29 +227,13 @@ def _richness(row: dict[str, Any]) -> tuple[bool, bool, bool]:
 
 def _insert_one(store: AuditStore, entity: dict[str, Any]) -> bool:
     """True if this call recorded the revision (new row, or a captured value over a placeholder)."""
-    table = APP_CONFIGURATION_REVISIONS
-    for _ in range(5):
-        try:
-            store.call(table, lambda c: c.create_entity(entity))
-            return True
-        except ResourceExistsError:
-            pass
-        current = store.call(table, lambda c: c.get_entity(entity["PartitionKey"], entity["RowKey"]))
-        if current.get("Status") == CAPTURED or entity["Status"] != CAPTURED:
-            return False  # first writer wins
-        try:
-            store.call(
-                table,
-                lambda c, etag=current.metadata["etag"]: c.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-                ),
-            )
-            return True
-        except (ResourceModifiedError, HttpResponseError) as exc:
-            if getattr(exc, "status_code", None) not in (404, 409, 412):
-                raise
-            logger.info("Revision row %s changed while we upgraded it; deciding again", entity["RowKey"])
-    return False
+
+    def decide(current: Any) -> dict[str, Any] | None:
+        if current is not None and (current.get("Status") == CAPTURED or entity["Status"] != CAPTURED):
+            return None  # first writer wins
+        return entity
+
+    return store.update_if(APP_CONFIGURATION_REVISIONS, entity["PartitionKey"], entity["RowKey"], decide)
 
 
 def modified_time(entity: Mapping[str, Any]) -> dt.datetime | None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from eventaudit.appconfig.secret_names import looks_secret
 from eventaudit.errors import ConfigurationError
 
 ENDPOINT_SUFFIX_SETTING = "AUDIT_APPCONFIG_ENDPOINT_SUFFIX"
@@ -27,31 +28,20 @@ DEFAULT_DAILY_REQUESTS = 200
 # Standard and Premium stores keep revisions 30 days (Free and Developer 7): a capture still pending
 # after this long can no longer succeed, and is recorded as "value no longer retained".
 DEFAULT_RETENTION_DAYS = 30
-# Keys whose names look secret keep only a SHA-256 of their value (matched case-insensitively).
-DEFAULT_REDACT = (
-    "*password*",
-    "*passwd*",
-    "*pwd*",
-    "*secret*",
-    "*connectionstring*",
-    "*connection?string*",
-    "*token*",
-    "*key*",
-    "*credential*",
-)
 KEY_VAULT_REFERENCE = "application/vnd.microsoft.appconfig.keyvaultref+json"
 FEATURE_FLAG = "application/vnd.microsoft.appconfig.ff+json"
 
 
 @dataclass(frozen=True)
 class Redaction:
-    """Which keys keep their values: KEEP patterns win, then REDACT patterns hash the value.
+    """Which keys keep their values: KEEP patterns win; then REDACT patterns (glob, case-insensitive)
+    hash the value, or, when none are set, keys whose names look secret (eventaudit.appconfig.secret_names).
 
     Key Vault references (a URI, not a secret) and feature flags are always kept as they are.
     """
 
     keep: tuple[str, ...] = ()
-    redact: tuple[str, ...] = DEFAULT_REDACT
+    redact: tuple[str, ...] = ()  # none: the names that look secret
 
     def redacts(self, key: str, content_type: str | None) -> bool:
         media = (content_type or "").split(";")[0].strip().lower()
@@ -60,6 +50,8 @@ class Redaction:
         name = key.lower()
         if any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.keep):
             return False
+        if not self.redact:
+            return looks_secret(key)
         return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.redact)
 
 
@@ -92,7 +84,7 @@ def load_capture_settings(env: Mapping[str, str] | None = None) -> CaptureSettin
             f"{ENDPOINT_SUFFIX_SETTING} must be a DNS suffix such as azconfig.io, got {suffix!r}"
         )
     keep = _patterns(env.get(KEEP_SETTING))
-    redact = _patterns(env.get(REDACT_SETTING)) if env.get(REDACT_SETTING, "").strip() else DEFAULT_REDACT
+    redact = _patterns(env.get(REDACT_SETTING))
     return CaptureSettings(
         endpoint_suffix=suffix.lower(),
         endpoints=_endpoints(env.get(ENDPOINTS_SETTING, "")),

@@ -13,7 +13,7 @@ import json
 from typing import Any, TextIO
 
 from eventaudit import queries as q
-from eventaudit.appconfig.settings import CONNECTION_STRINGS_SETTING, ENDPOINTS_SETTING
+from eventaudit.appconfig.settings import BUDGET_SETTING, CONNECTION_STRINGS_SETTING, ENDPOINTS_SETTING
 
 COMMANDS = ("values", "backfill", "capture")
 INDENT = "    "
@@ -53,8 +53,24 @@ def add_commands(
         default=0.1,
         help="seconds between pages, to leave the store to its apps (default 0.1)",
     )
-    backfill.add_argument("--max-requests", type=int, help="stop after this many requests")
-    commands.add_parser("capture", parents=[common], help="run one value capture pass now")
+    backfill.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="send at most N requests (default: what is left of the store's daily budget today, "
+        f"{BUDGET_SETTING}, shared with the live capture); more than is left spends beyond the budget, "
+        "and the live capture then waits for tomorrow's",
+    )
+    backfill.add_argument(
+        "--restart",
+        action="store_true",
+        help="start from the newest revision, not where an unfinished run stopped",
+    )
+    commands.add_parser(
+        "capture",
+        parents=[common],
+        help="run one value capture pass now (not paced like the timer's, still within the daily budget)",
+    )
 
 
 def run(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) -> int:
@@ -168,18 +184,30 @@ def _backfill(args: argparse.Namespace, store: Any, out: TextIO, err: TextIO) ->
         resource_id=args.resource_id,
         pace=args.pace,
         max_requests=args.max_requests,
+        restart=args.restart,
         progress=show,
     )
     if show:
         print(file=err)
     if args.json:
         return _dump({k: v for k, v in vars(report).items() if k != "redaction"} | {"rate": report.rate}, out)
+    if report.resumed and report.pages:
+        print(f"{args.store}: went on from where the last run stopped", file=out)
+    if report.note:
+        print(f"{args.store}: {report.note}", file=out)
     print(
         f"{args.store}: {report.revisions} revisions read in {report.pages} pages "
-        f"({report.requests} requests, {report.seconds:.1f} s); {report.written} recorded, "
+        f"({report.seconds:.1f} s); {report.written} recorded, "
         f"{report.existing} were recorded already",
         file=out,
     )
+    left = (
+        f"{report.left} of today's {report.budget} left"
+        if report.left >= 0
+        else f"today's {report.budget} are spent, {-report.left} over as --max-requests allowed"
+    )
+    print(f"{report.requests} requests used; {left} (capture and backfill together, {BUDGET_SETTING})",
+          file=out)
     if report.stopped:
         print(report.stopped, file=out)
     return 0
@@ -202,7 +230,7 @@ def _progress(err: TextIO) -> Any:
 def _capture(args: argparse.Namespace, store: Any, out: TextIO) -> int:
     from eventaudit.appconfig.capture import run_pass
 
-    report = run_pass(store)
+    report = run_pass(store, paced=False)  # asked for now: the daily budget still applies
     if args.json:
         return _dump({"stores": [vars(s) for s in report.stores]}, out)
     print(report.summary(), file=out)

@@ -9,9 +9,7 @@ from typing import Any
 from eventaudit.errors import MalformedEvent, OutOfScope
 from eventaudit.resource_ids import ResourceId, fold_case, parse_resource_path
 from eventaudit.storage import AuditStore, keys
-
-REDIS_CACHE = "RedisCache"
-APP_CONFIGURATION_STORE = "AppConfigurationStore"
+from eventaudit.storage.tables import APP_CONFIGURATION_STORE, REDIS_CACHE
 
 
 @dataclass(frozen=True)

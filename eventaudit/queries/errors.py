@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from eventaudit.errors import AuditError
+from eventaudit.storage.tables import APP_CONFIGURATION_STORE, REDIS_CACHE
 
 
 class QueryError(AuditError):
@@ -28,4 +29,4 @@ class UnknownResource(QueryError):
 
 def resource_noun(kind: str | None) -> str:
     """What to call a resource of an AuditResources kind in messages."""
-    return {"RedisCache": "cache", "AppConfigurationStore": "store"}.get(kind or "", "resource")
+    return {REDIS_CACHE: "cache", APP_CONFIGURATION_STORE: "store"}.get(kind or "", "resource")

@@ -27,9 +27,8 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
@@ -37,11 +36,8 @@ from eventaudit.queries.errors import InvalidQuery
 from eventaudit.queries.ranges import TimeRange
 from eventaudit.queries.storage_errors import error_code, translated
 from eventaudit.storage import AuditStore
+from eventaudit.storage.fanout import run_bounded  # partitions read a few at once
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-FAN_OUT = 8  # partitions read at once
 MAX_PARTITIONS = 1024  # a question that would read more partitions is refused: narrow it down
 MAX_LIMIT = 1000  # Table Storage returns at most 1,000 entities per request
 DEFAULT_LIMIT = 50
@@ -217,14 +213,6 @@ def read_all(store: AuditStore, table: str, filters: Iterable[tuple[str, dict[st
                 raise
 
     return run_bounded(read, list(filters))
-
-
-def run_bounded(function: Callable[[T], R], items: list[T]) -> list[R]:
-    """function(item) for each item, at most FAN_OUT at once, results in order."""
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(items)), thread_name_prefix="audit-query") as pool:
-        return list(pool.map(function, items))
 
 
 # --- continuation tokens -------------------------------------------------------------------------

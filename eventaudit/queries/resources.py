@@ -6,10 +6,11 @@ from eventaudit.queries.errors import InvalidQuery, UnknownResource, resource_no
 from eventaudit.queries.models import Resource, resource_from
 from eventaudit.queries.reader import read_all
 from eventaudit.storage import AuditStore
-from eventaudit.storage.tables import AUDIT_RESOURCES
+from eventaudit.storage.tables import (
+    APP_CONFIGURATION_STORE as APP_CONFIGURATION_STORE,  # the readers' name too
+)
+from eventaudit.storage.tables import AUDIT_RESOURCES, REDIS_CACHE
 
-REDIS_CACHE = "RedisCache"
-APP_CONFIGURATION_STORE = "AppConfigurationStore"
 MAX_NAME = 260
 
 

@@ -149,7 +149,7 @@ class AuditStore:
             if properties is None:
                 return False
             entity = {"PartitionKey": partition, "RowKey": row, **properties}
-            self._check(entity)
+            self.check_entity(entity)
             try:
                 if current is None:
                     self._call(table, lambda c, new=entity: c.create_entity(new))
@@ -236,7 +236,7 @@ class AuditStore:
     def _upsert(self, table: str, entities: list[dict[str, Any]],
                 mode: UpdateMode = UpdateMode.REPLACE) -> None:
         for entity in entities:
-            self._check(entity)
+            self.check_entity(entity)
         if len(entities) == 1:
             self._call(table, lambda c: c.upsert_entity(entities[0], mode=mode))
         else:  # One partition, so one atomic transaction: all rows land or none.
@@ -263,7 +263,8 @@ class AuditStore:
             pass
 
     @staticmethod
-    def _check(entity: dict[str, Any]) -> None:
+    def check_entity(entity: dict[str, Any]) -> None:
+        """PermanentStorageError if Table Storage would refuse this entity (sizes, dates)."""
         total = 4
         for name, value in entity.items():
             size = _property_bytes(value)

@@ -10,8 +10,11 @@ UNHANDLED_EVENTS = "UnhandledEvents"
 CONTROL_PLANE_EVENTS = "ControlPlaneEvents"
 CONTROL_PLANE_STATE = "ControlPlaneState"
 CONTROL_PLANE_CHAIN = "ControlPlaneChain"
-# One row per cache or store ever seen, so readers can list them without scanning.
+# One row per cache or store ever seen, so readers can list them without scanning; its partitions are
+# the kinds of resource.
 AUDIT_RESOURCES = "AuditResources"
+REDIS_CACHE = "RedisCache"  # Azure Cache for Redis and Azure Managed Redis caches
+APP_CONFIGURATION_STORE = "AppConfigurationStore"
 
 # App Configuration values: one row per key-value revision; the captures still to make, and each
 # store's capture state (budget, throttling, problems).
